@@ -1,0 +1,30 @@
+# Two commands: `make demo` (set up + run the demo) and `make test` (set up + run every test).
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.setup-stamp
+DEMO_OUT ?= demo_out
+
+.PHONY: setup demo test bench clean
+
+# Idempotent: re-installs only when pyproject.toml or constraints.txt changed.
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt torch==2.13.0
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,serve]"
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/vidlearn demo --out $(DEMO_OUT)
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python bench/bench_decode.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache

@@ -1,0 +1,179 @@
+"""The experiment configuration: one typed, validated object (YAML/JSON round-trip) describing
+data, sampling, transforms, model, task and optimisation. It is saved inside every model artifact
+so that predict and serve rebuild exactly the preprocessing that training used."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from vidlearn.errors import ConfigError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DecodeConfig(_Section):
+    """How frames come out of a video file."""
+
+    fps: float = Field(8.0, gt=0, description="frames per second the clip is sampled at")
+    short_side: int = Field(128, ge=16, le=2048, description="resize so the shorter side is this (done in FFmpeg)")
+    threads: int = Field(0, ge=0, description="decoder threads; 0 lets FFmpeg choose")
+
+
+class SamplingConfig(_Section):
+    """Which seconds of a video make a clip (train) and which views are averaged (test)."""
+
+    num_frames: int = Field(16, ge=1, le=512, description="frames per clip")
+    train: Literal["random", "segments"] = Field(
+        "random", description="random: a random window of num_frames at stride; segments: TSN, one random frame per segment"
+    )
+    stride: int = Field(1, ge=1, description="frames (at decode.fps) between sampled frames for 'random'")
+    test_views: int = Field(3, ge=1, le=64, description="temporal views averaged at video level")
+    test_crops: int = Field(1, ge=1, le=3, description="spatial views (1 centre or 3 crops) at video level")
+
+
+class TransformConfig(_Section):
+    """Per-clip transforms; training adds the augmentations, evaluation only resizes/crops/normalises."""
+
+    crop_size: int = Field(112, ge=16, le=1024)
+    mean: tuple[float, float, float] = (0.45, 0.45, 0.45)
+    std: tuple[float, float, float] = (0.225, 0.225, 0.225)
+    random_resized_crop: bool = True
+    scale: tuple[float, float] = (0.5, 1.0)
+    hflip: bool = True
+    color_jitter: float = Field(0.0, ge=0.0, le=1.0, description="brightness/contrast/saturation strength")
+    temporal_jitter: bool = False
+
+    @model_validator(mode="after")
+    def _check_scale(self) -> "TransformConfig":
+        lo, hi = self.scale
+        if not (0 < lo <= hi <= 1):
+            raise ValueError(f"scale must satisfy 0 < min <= max <= 1, got {self.scale}")
+        return self
+
+
+class ModelConfig(_Section):
+    name: str = "r2plus1d_tiny"
+    options: dict[str, Any] = Field(default_factory=dict, description="keyword options of the model builder")
+    pretrained: str | None = Field(None, description="local weights file loaded before training")
+
+
+class TaskConfig(_Section):
+    kind: Literal["classification", "regression"] = "classification"
+    classes: list[str] = Field(default_factory=list, description="class names (filled from the data)")
+
+
+class OptimConfig(_Section):
+    optimizer: Literal["adamw", "sgd"] = "adamw"
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.05, ge=0)
+    momentum: float = Field(0.9, ge=0, lt=1)
+    schedule: Literal["cosine", "step", "constant"] = "cosine"
+    warmup_epochs: float = Field(1.0, ge=0)
+    step_size: int = Field(10, ge=1)
+    gamma: float = Field(0.1, gt=0, le=1)
+    epochs: int = Field(20, ge=1)
+    batch_size: int = Field(8, ge=1)
+    accumulate: int = Field(1, ge=1)
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    class_weights: bool = False
+    loss: Literal["auto", "cross_entropy", "mse", "huber"] = "auto"
+    precision: Literal["auto", "32", "16-mixed", "bf16-mixed"] = "auto"
+    early_stopping: int = Field(0, ge=0, description="patience in epochs; 0 disables")
+    seed: int = 0
+
+
+class DataConfig(_Section):
+    num_workers: int = Field(2, ge=0)
+    cache_dir: str | None = Field(None, description="decoded-frame cache; None disables it")
+    val_fraction: float = Field(0.2, ge=0, lt=1)
+
+
+class ExperimentConfig(_Section):
+    """Everything that defines an experiment; saved in every artifact."""
+
+    decode: DecodeConfig = Field(default_factory=DecodeConfig)
+    sampling: SamplingConfig = Field(default_factory=SamplingConfig)
+    transform: TransformConfig = Field(default_factory=TransformConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    task: TaskConfig = Field(default_factory=TaskConfig)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+
+    # ---- (de)serialisation -------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-compatible dict."""
+        return self.model_dump(mode="json")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, source: str = "config") -> "ExperimentConfig":
+        """Validate a dict; a bad value raises ConfigError naming the field."""
+        try:
+            return cls.model_validate(data or {})
+        except ValidationError as exc:
+            raise ConfigError(_format_validation(exc, source)) from None
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ExperimentConfig":
+        """Read YAML or JSON."""
+        p = Path(path)
+        try:
+            text = p.read_text()
+        except OSError as exc:
+            raise ConfigError(f"{p}: cannot read config ({exc.strerror or exc})") from None
+        try:
+            data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
+        except (yaml.YAMLError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"{p}: not valid {'JSON' if p.suffix.lower() == '.json' else 'YAML'}: {exc}") from None
+        if data is not None and not isinstance(data, dict):
+            raise ConfigError(f"{p}: the top level must be a mapping of sections, got {type(data).__name__}")
+        return cls.from_dict(data or {}, source=str(p))
+
+    def save(self, path: str | Path) -> None:
+        """Write YAML (or JSON for a .json path) atomically."""
+        from vidlearn.fsutil import atomic_write_text
+
+        p = Path(path)
+        if p.suffix.lower() == ".json":
+            atomic_write_text(p, json.dumps(self.to_dict(), indent=2))
+        else:
+            atomic_write_text(p, yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+    def override(self, assignments: list[str] | dict[str, Any]) -> "ExperimentConfig":
+        """A copy with dotted overrides applied, e.g. ["optim.lr=0.01", "model.name=c3d"].
+
+        Values are parsed as YAML scalars/lists, so "0.01" is a float and "[1,2]" a list."""
+        data = self.to_dict()
+        items = assignments.items() if isinstance(assignments, dict) else [_split_assignment(a) for a in assignments]
+        for key, value in items:
+            parts = key.split(".")
+            node = data
+            for part in parts[:-1]:
+                if not isinstance(node, dict) or part not in node:
+                    raise ConfigError(f"unknown config field '{key}'")
+                node = node[part]
+            if not isinstance(node, dict) or (parts[-1] not in node and parts[-2:-1] != ["options"]):
+                raise ConfigError(f"unknown config field '{key}'")
+            node[parts[-1]] = yaml.safe_load(value) if isinstance(value, str) else value
+        return ExperimentConfig.from_dict(data, source="override")
+
+
+def _split_assignment(text: str) -> tuple[str, str]:
+    if "=" not in text:
+        raise ConfigError(f"override '{text}' must look like section.field=value")
+    key, value = text.split("=", 1)
+    return key.strip(), value.strip()
+
+
+def _format_validation(exc: ValidationError, source: str) -> str:
+    lines = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        lines.append(f"{field}: {err['msg']}")
+    return f"{source}: invalid configuration\n  " + "\n  ".join(lines)

@@ -1,0 +1,21 @@
+"""Video decoding, probing, checking and writing (PyAV backend)."""
+
+from vidlearn.io.check import CheckResult, check_video
+from vidlearn.io.decode import VideoInfo, decode_clip, iter_frames, open_video, output_size, probe, read_frames
+from vidlearn.io.write import write_video
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
+
+__all__ = [
+    "VIDEO_EXTENSIONS",
+    "CheckResult",
+    "VideoInfo",
+    "check_video",
+    "decode_clip",
+    "iter_frames",
+    "open_video",
+    "output_size",
+    "probe",
+    "read_frames",
+    "write_video",
+]
