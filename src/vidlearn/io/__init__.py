@@ -1,6 +1,6 @@
 """Video decoding, probing, checking and writing (PyAV backend)."""
 
-from vidlearn.io.check import CheckResult, check_video
+from vidlearn.io.check import CheckResult, check_video, check_videos
 from vidlearn.io.decode import VideoInfo, decode_clip, iter_frames, open_video, output_size, probe, read_frames
 from vidlearn.io.write import write_video
 
@@ -11,6 +11,7 @@ __all__ = [
     "CheckResult",
     "VideoInfo",
     "check_video",
+    "check_videos",
     "decode_clip",
     "iter_frames",
     "open_video",

@@ -71,3 +71,14 @@ def check_video(path: str | Path) -> CheckResult:
     elif decoded > 1 and last_time is not None and info.duration > 1.0 and last_time < _TRUNCATED_FRACTION * info.duration - 0.5:
         result.problems.append(f"truncated: frames stop at {last_time:.2f}s of {info.duration:.2f}s")
     return result
+
+
+def check_videos(paths: list[Path], *, workers: int = 2, progress: bool = True) -> list[CheckResult]:
+    """Check many files (in threads: PyAV releases the GIL while decoding), in input order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tqdm import tqdm
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        it = pool.map(check_video, paths)
+        return list(tqdm(it, total=len(paths), desc="check", unit="video", disable=not progress, leave=False))
