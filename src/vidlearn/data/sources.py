@@ -1,0 +1,430 @@
+"""Dataset sources: a folder per class, a CSV manifest, an official split list or one video file.
+
+Every source yields ``list[VideoRecord]``. Problems are collected and raised all at once as one
+:class:`~vidlearn.errors.DataSourceError` whose lines name the file or line and the reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Literal
+
+from vidlearn.data.records import VideoRecord
+from vidlearn.errors import DataSourceError
+
+__all__ = [
+    "VIDEO_EXTENSIONS",
+    "Task",
+    "Subset",
+    "is_video_file",
+    "load_records",
+    "load_folder",
+    "load_manifest",
+    "load_split_list",
+    "class_names",
+]
+
+VIDEO_EXTENSIONS: frozenset[str] = frozenset(
+    {".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
+)
+MANIFEST_EXTENSIONS: frozenset[str] = frozenset({".csv", ".tsv"})
+
+Task = Literal["classification", "regression"]
+Subset = Literal["train", "test"]
+
+_HMDB_LIST = re.compile(r"^(?P<cls>.+)_test_split(?P<split>\d+)\.txt$", re.IGNORECASE)
+_UCF_GROUP = re.compile(r"_(g\d+)_c\d+", re.IGNORECASE)
+_HMDB_CODES = {"0": None, "1": "train", "2": "test"}
+
+
+def is_video_file(path: str | Path) -> bool:
+    """True for a non-hidden file whose extension (any case) is a known video extension."""
+    p = Path(path)
+    return not p.name.startswith(".") and p.suffix.lower() in VIDEO_EXTENSIONS and p.is_file()
+
+
+def class_names(records: Iterable[VideoRecord]) -> list[str]:
+    """Sorted unique string targets (class names); numbers and unlabelled records are ignored."""
+    return sorted({r.target for r in records if isinstance(r.target, str)})
+
+
+def load_records(
+    data: str | Path,
+    *,
+    root: Path | str | None = None,
+    task: Task = "classification",
+    group: str | None = None,
+    subset: Subset | None = None,
+    labelled: bool = True,
+) -> list[VideoRecord]:
+    """Records from whatever ``data`` is.
+
+    - a directory: one sub-folder per class (class = folder name), or videos directly inside
+      (unlabelled records);
+    - a ``.csv``/``.tsv`` manifest (see :func:`load_manifest`);
+    - a ``.txt`` UCF101/HMDB51-style split list (see :func:`load_split_list`);
+    - a single video file: one unlabelled record.
+
+    ``root`` is where relative paths of a manifest/split list point (default: the file's folder);
+    ``group`` names the manifest column used as group; ``subset`` selects train/test in HMDB51
+    lists; ``labelled=False`` accepts manifests without a label/target column.
+    """
+    _check_task(task)
+    p = Path(data)
+    if not p.exists():
+        raise DataSourceError(p, ["does not exist"])
+    if p.is_dir():
+        if group is not None:
+            raise DataSourceError(p, [f"group column '{group}' only applies to a CSV manifest"])
+        return load_folder(p, task=task)
+    suffix = p.suffix.lower()
+    if suffix in MANIFEST_EXTENSIONS:
+        return load_manifest(p, root=root, task=task, group=group, labelled=labelled)
+    if suffix == ".txt":
+        if task != "classification":
+            raise DataSourceError(p, ["split lists describe classes; task must be 'classification'"])
+        if group is not None:
+            raise DataSourceError(p, [f"group column '{group}' only applies to a CSV manifest"])
+        return load_split_list(p, root=root, subset=subset)
+    if suffix in VIDEO_EXTENSIONS:
+        return [VideoRecord(path=p)]
+    raise DataSourceError(
+        p,
+        [
+            "not a folder, a .csv manifest, a .txt split list or a video file "
+            f"(video extensions: {' '.join(sorted(VIDEO_EXTENSIONS))})"
+        ],
+    )
+
+
+# ---- folders ------------------------------------------------------------------------------
+
+
+def _visible(path: Path, base: Path) -> bool:
+    return not any(part.startswith(".") for part in path.relative_to(base).parts)
+
+
+def _videos_under(folder: Path) -> list[Path]:
+    found = [p for p in folder.rglob("*") if _visible(p, folder) and is_video_file(p)]
+    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
+
+
+def load_folder(path: str | Path, *, task: Task = "classification") -> list[VideoRecord]:
+    """Records from a directory with one sub-folder per class, or with videos directly inside.
+
+    Class folders may nest videos deeper; hidden files and folders are ignored; the order is
+    sorted by class, then by path. For ``task='regression'`` folder names must be numbers.
+    """
+    _check_task(task)
+    folder = Path(path)
+    if not folder.is_dir():
+        raise DataSourceError(folder, ["is not a directory"])
+    loose = sorted(p for p in folder.iterdir() if is_video_file(p))
+    class_dirs = sorted(
+        (d for d in folder.iterdir() if d.is_dir() and not d.name.startswith(".")), key=lambda d: d.name
+    )
+    classes = [(d, vids) for d in class_dirs if (vids := _videos_under(d))]
+    problems: list[str] = []
+    if not classes:
+        if not loose:
+            raise DataSourceError(
+                folder, [f"no video files found (extensions: {' '.join(sorted(VIDEO_EXTENSIONS))})"]
+            )
+        return [VideoRecord(path=p) for p in loose]
+    for p in loose:
+        problems.append(f"{p.name} is not inside a class folder (class folders: {classes[0][0].name}, ...)")
+    records: list[VideoRecord] = []
+    for d, vids in classes:
+        target: str | float = d.name
+        if task == "regression":
+            value = _parse_float(d.name)
+            if value is None:
+                problems.append(f"{d.name}/: folder name is not a number (task is regression)")
+                continue
+            target = value
+        records.extend(VideoRecord(path=v, target=target) for v in vids)
+    if problems:
+        raise DataSourceError(folder, problems)
+    return records
+
+
+# ---- CSV manifests --------------------------------------------------------------------------
+
+
+def load_manifest(
+    path: str | Path,
+    *,
+    root: Path | str | None = None,
+    task: Task = "classification",
+    group: str | None = None,
+    labelled: bool = True,
+) -> list[VideoRecord]:
+    """Records from a CSV (or TSV) manifest with a header row.
+
+    Columns: ``path`` (relative to ``root``, default the manifest's folder), ``label``
+    (classification) or ``target`` (a number, regression) -- either name is accepted for either
+    task --, optional ``group`` (or the column named by ``group``), ``start`` and ``end``
+    (seconds); any other column is kept as a string in ``meta``. Every problem is reported with
+    its line number in one :class:`DataSourceError`.
+    """
+    _check_task(task)
+    src = Path(path)
+    base = Path(root) if root is not None else src.parent
+    delimiter = "\t" if src.suffix.lower() == ".tsv" else ","
+    try:
+        with open(src, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh, delimiter=delimiter)
+            header = [h.strip() for h in (reader.fieldnames or [])]
+            reader.fieldnames = header
+            rows = [(reader.line_num, row) for row in reader]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataSourceError(src, [f"cannot read manifest: {exc}"]) from None
+
+    problems: list[str] = []
+    if not header:
+        raise DataSourceError(src, ["empty file: expected a header row with a 'path' column"])
+    if "path" not in header:
+        problems.append(f"missing column 'path' (columns: {', '.join(header)})")
+    preferred = ("label", "target") if task == "classification" else ("target", "label")
+    target_col = next((c for c in preferred if c in header), None)
+    if target_col is None and labelled:
+        problems.append(
+            f"missing column '{preferred[0]}' for {task} (columns: {', '.join(header)}); "
+            "pass labelled=False for unlabelled videos"
+        )
+    group_col = group if group is not None else ("group" if "group" in header else None)
+    if group_col is not None and group_col not in header:
+        problems.append(f"missing group column '{group_col}' (columns: {', '.join(header)})")
+    if problems:
+        raise DataSourceError(src, problems)
+
+    used = {"path", target_col, group_col, "start", "end"}
+    extra = [c for c in header if c not in used]
+    records: list[VideoRecord] = []
+    seen: dict[tuple[Path, float | None, float | None], int] = {}
+    missing = listed = 0
+    for line, row in rows:
+        if None in row:  # more cells than header columns
+            problems.append(f"line {line}: {len(header) + len(row[None])} cells but {len(header)} columns")
+            continue
+        values = {k: (v or "").strip() for k, v in row.items()}
+        if not any(values.values()):
+            continue  # blank line
+        listed += 1
+        rel = values.get("path", "")
+        if not rel:
+            problems.append(f"line {line}: empty path")
+            continue
+        file = base / rel
+        if not file.is_file():
+            missing += 1
+            problems.append(f"line {line}: {rel} does not exist" + ("" if not file.is_dir() else " as a file"))
+        target: str | float | None = None
+        if target_col is not None:
+            raw = values.get(target_col, "")
+            if not raw:
+                if labelled:
+                    problems.append(f"line {line}: empty {target_col}")
+            elif task == "regression":
+                target = _parse_float(raw)
+                if target is None:
+                    problems.append(f"line {line}: {target_col} '{raw}' is not a number")
+            else:
+                target = raw
+        start = _optional_seconds(values, "start", line, problems)
+        end = _optional_seconds(values, "end", line, problems)
+        if start is not None and end is not None and end <= start:
+            problems.append(f"line {line}: end ({end:g}) must be after start ({start:g})")
+        key = (file, start, end)
+        if key in seen:
+            problems.append(f"line {line}: {rel} is listed twice (first on line {seen[key]})")
+        seen.setdefault(key, line)
+        grp = (values.get(group_col) or None) if group_col is not None else None
+        meta = {c: values.get(c, "") for c in extra}
+        records.append(VideoRecord(path=file, target=target, group=grp, start=start, end=end, meta=meta))
+    if not records and not problems:
+        problems.append("no videos listed")
+    if missing and missing == listed and listed > 1:
+        problems.insert(0, f"none of the {missing} listed files exist under {base} (is the root right?)")
+    if problems:
+        raise DataSourceError(src, problems)
+    return records
+
+
+def _optional_seconds(values: dict[str, str], column: str, line: int, problems: list[str]) -> float | None:
+    raw = values.get(column, "")
+    if not raw:
+        return None
+    value = _parse_float(raw)
+    if value is None or value < 0:
+        problems.append(f"line {line}: {column} '{raw}' is not a non-negative number of seconds")
+        return None
+    return value
+
+
+# ---- UCF101 / HMDB51 split lists ------------------------------------------------------------
+
+
+def load_split_list(
+    path: str | Path | Sequence[str | Path],
+    *,
+    root: Path | str | None = None,
+    subset: Subset | None = None,
+    class_index: str | Path | None = None,
+) -> list[VideoRecord]:
+    """Records from official split lists (one file or several, e.g. all HMDB51 lists of a split).
+
+    UCF101 style (``trainlist01.txt``: ``Class/v_Class_g08_c01.avi 1`` with a 1-based class
+    index; ``testlist01.txt``: path only): the class is looked up in ``classInd.txt`` beside the
+    list (or ``class_index``), else taken from the folder name; the ``gNN`` part of the file name
+    becomes the group, so the same group never ends up on both sides of a split.
+    HMDB51 style (``<class>_test_split<N>.txt``: ``name.avi 1|2|0``): the class comes from the
+    list's name, videos are at ``root/<class>/name.avi``; ``subset`` keeps ``'train'`` (1) or
+    ``'test'`` (2) lines, ``None`` keeps every line (including 0, unused).
+    ``root`` is the video folder (default: the list's folder).
+    """
+    if subset not in (None, "train", "test"):
+        raise ValueError(f"subset must be 'train', 'test' or None, got {subset!r}")
+    paths = [Path(path)] if isinstance(path, (str, Path)) else [Path(p) for p in path]
+    if not paths:
+        raise ValueError("no split list given")
+    records: list[VideoRecord] = []
+    problems: list[str] = []
+    for lst in paths:
+        base = Path(root) if root is not None else lst.parent
+        try:
+            lines = lst.read_text(encoding="utf-8-sig").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DataSourceError(lst, [f"cannot read split list: {exc}"]) from None
+        hmdb = _HMDB_LIST.match(lst.name)
+        if hmdb:
+            recs, probs = _parse_hmdb(lines, hmdb.group("cls"), base, subset)
+        else:
+            index_file = Path(class_index) if class_index is not None else lst.parent / "classInd.txt"
+            recs, probs = _parse_ucf(lines, base, _read_class_index(index_file))
+        if len(paths) > 1:
+            probs = [f"{lst.name} {p}" for p in probs]
+        records.extend(recs)
+        problems.extend(probs)
+    if not records and not problems:
+        problems.append("no videos listed" + (f" for subset '{subset}'" if subset else ""))
+    source = paths[0] if len(paths) == 1 else f"{paths[0].parent} ({len(paths)} split lists)"
+    if problems:
+        raise DataSourceError(source, problems)
+    return records
+
+
+def _read_class_index(path: Path) -> dict[int, str] | None:
+    if not path.is_file():
+        return None
+    problems: list[str] = []
+    mapping: dict[int, str] = {}
+    for n, text in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
+        parts = text.split()
+        if not parts:
+            continue
+        if len(parts) != 2 or not parts[0].isdigit():
+            problems.append(f"line {n}: expected 'index ClassName', got '{text.strip()}'")
+            continue
+        mapping[int(parts[0])] = parts[1]
+    if problems:
+        raise DataSourceError(path, problems)
+    return mapping
+
+
+def _parse_ucf(
+    lines: list[str], base: Path, classes: dict[int, str] | None
+) -> tuple[list[VideoRecord], list[str]]:
+    records: list[VideoRecord] = []
+    problems: list[str] = []
+    missing = listed = 0
+    for n, text in enumerate(lines, start=1):
+        parts = text.split()
+        if not parts:
+            continue
+        if len(parts) > 2:
+            problems.append(f"line {n}: expected 'path [label_index]', got '{text.strip()}'")
+            continue
+        rel = parts[0]
+        listed += 1
+        folder = Path(rel).parent.name or None
+        label: str | None = folder
+        if len(parts) == 2:
+            if not parts[1].isdigit():
+                problems.append(f"line {n}: label index '{parts[1]}' is not a whole number")
+                continue
+            idx = int(parts[1])
+            if classes is not None:
+                if idx not in classes:
+                    known = f"{min(classes)}..{max(classes)}" if classes else "no classes"
+                    problems.append(f"line {n}: unknown label index {idx} (classInd has {known})")
+                    continue
+                label = classes[idx]
+                if folder is not None and folder.lower() != label.lower():
+                    problems.append(f"line {n}: {rel} is in folder '{folder}' but label {idx} is '{label}'")
+            elif label is None:
+                label = parts[1]
+        elif label is None:
+            problems.append(f"line {n}: {rel} has no label index and no class folder")
+            continue
+        elif classes is not None:
+            by_name = {c.lower(): c for c in classes.values()}
+            if label.lower() not in by_name:
+                problems.append(f"line {n}: class folder '{label}' is not in classInd")
+                continue
+            label = by_name[label.lower()]
+        file = base / rel
+        if not file.is_file():
+            missing += 1
+            problems.append(f"line {n}: {rel} does not exist")
+        g = _UCF_GROUP.search(Path(rel).stem)
+        records.append(VideoRecord(path=file, target=label, group=g.group(1).lower() if g else None))
+    if missing and missing == listed and listed > 1:
+        problems.insert(0, f"none of the {missing} listed files exist under {base} (is the root right?)")
+    return records, problems
+
+
+def _parse_hmdb(
+    lines: list[str], label: str, base: Path, subset: Subset | None
+) -> tuple[list[VideoRecord], list[str]]:
+    records: list[VideoRecord] = []
+    problems: list[str] = []
+    missing = listed = 0
+    for n, text in enumerate(lines, start=1):
+        parts = text.split()
+        if not parts:
+            continue
+        if len(parts) != 2 or parts[1] not in _HMDB_CODES:
+            problems.append(f"line {n}: expected 'name.avi 0|1|2', got '{text.strip()}'")
+            continue
+        if subset is not None and _HMDB_CODES[parts[1]] != subset:
+            continue
+        listed += 1
+        file = base / label / parts[0]
+        if not file.is_file():
+            missing += 1
+            problems.append(f"line {n}: {label}/{parts[0]} does not exist")
+        records.append(VideoRecord(path=file, target=label, meta={"split": _HMDB_CODES[parts[1]] or "unused"}))
+    if missing and missing == listed and listed > 1:
+        problems.insert(0, f"none of the {missing} listed files exist under {base / label} (is the root right?)")
+    return records, problems
+
+
+# ---- helpers -----------------------------------------------------------------------------
+
+
+def _parse_float(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _check_task(task: str) -> None:
+    if task not in ("classification", "regression"):
+        raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
