@@ -124,6 +124,109 @@ def demo_data(
 
 @app.command()
 @_friendly
+def models(
+    filter: Annotated[Optional[str], typer.Argument(help="only names containing this (wildcards allowed)")] = None,
+    clip: Annotated[str, typer.Option(help="clip size T,H,W for the multiply-add count")] = "16,112,112",
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """List the models: name, family, parameters and multiply-adds for a clip size."""
+    from vidlearn.models import list_models, model_info
+
+    try:
+        t, h, w = (int(v) for v in clip.split(","))
+    except ValueError:
+        raise typer.BadParameter("--clip must look like T,H,W, e.g. 16,112,112") from None
+    rows = [model_info(name, clip=(t, h, w)) for name in list_models(filter)]
+    if as_json:
+        _echo_json(rows)
+        return
+    typer.echo(f"{'name':<22} {'family':<12} {'params':>10} {'GMACs @' + clip:>20}")
+    for r in rows:
+        macs = "-" if r.get("macs") is None else f"{r['macs'] / 1e9:.3f}"
+        typer.echo(f"{r['name']:<22} {r['family']:<12} {r['params'] / 1e6:>9.2f}M {macs:>20}")
+
+
+@app.command()
+@_friendly
+def train(
+    data: Annotated[Path, typer.Argument(help="training data: class folders, CSV manifest or split list")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="run directory")],
+    model: Annotated[Optional[str], typer.Option(help="model name (see `vidlearn models`)")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="experiment config (YAML/JSON)")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="training epochs")] = None,
+    task: Annotated[Optional[str], typer.Option(help="classification or regression")] = None,
+    cv: Annotated[Optional[str], typer.Option(help="cross-validation: kfold:K or leave-one-group-out")] = None,
+    group: Annotated[Optional[str], typer.Option(help="manifest column used as group (e.g. actor)")] = None,
+    resume: Annotated[bool, typer.Option(help="continue from the run's last checkpoint")] = False,
+    devices: Annotated[str, typer.Option(help="number of devices (DDP when > 1), or 'auto'")] = "1",
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a config field: section.field=value")] = None,
+    quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
+) -> None:
+    """Train a model (with validation, or every cross-validation fold) and save the artifact."""
+    from vidlearn.engine.experiment import build_config, train_on_data
+
+    cfg = build_config(config, overrides=set_, model=model, epochs=epochs, task=task)
+    result = train_on_data(data, cfg, out, cv=cv, group=group, devices=devices, resume=resume, progress=not quiet, echo=typer.echo)
+    if isinstance(result, dict):
+        m = result["video"]["metrics"]
+        key = "accuracy" if "accuracy" in m else "mae"
+        typer.echo(f"cross-validation {result['protocol']}: video {key} {m[key]['mean']:.3f} ± {m[key]['std']:.3f} "
+                   f"over {result['video']['n_folds']} folds -> {out}/cv_metrics.json")
+        return
+    if result.artifact is None:
+        return  # a non-zero DDP rank
+    line = f"trained {result.epochs} epoch(s) in {result.seconds:.0f} s; model: {result.artifact}"
+    if result.metrics:
+        v = result.metrics["video"]
+        line += f"; validation video {'accuracy' if 'accuracy' in v else 'MAE'} {v.get('accuracy', v.get('mae')):.3f}"
+    typer.echo(line)
+
+
+@app.command()
+@_friendly
+def evaluate(
+    artifact: Annotated[Path, typer.Argument(help="a trained model (directory or .vidlearn file)")],
+    data: Annotated[Path, typer.Argument(help="labelled data to evaluate on")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="report folder")] = Path("eval"),
+    group: Annotated[Optional[str], typer.Option(help="manifest column used as group")] = None,
+    quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
+) -> None:
+    """Evaluate a model: clip- and video-level metrics, confusion matrix, per-class table."""
+    from vidlearn.engine.experiment import evaluate_artifact
+
+    metrics = evaluate_artifact(artifact, data, out, group=group, progress=not quiet)
+    v, c = metrics["video"], metrics["clip"]
+    if "accuracy" in v:
+        typer.echo(f"video accuracy {v['accuracy']:.3f} (n={v['n']}), clip accuracy {c['accuracy']:.3f}, macro F1 {v['macro']['f1']:.3f}")
+    else:
+        typer.echo(f"video MAE {v['mae']:.3f}, RMSE {v['rmse']:.3f}, R2 {v['r2']}")
+    for s in metrics.get("skipped", []):
+        typer.echo(f"skipped {s['path']}: {s['reason']}")
+    typer.echo(f"report: {out}")
+
+
+@app.command()
+@_friendly
+def predict(
+    artifact: Annotated[Path, typer.Argument(help="a trained model (directory or .vidlearn file)")],
+    target: Annotated[Path, typer.Argument(help="a video, a folder of videos, or a manifest")],
+    top_k: Annotated[int, typer.Option("--top-k", help="classes per prediction")] = 1,
+    out: Annotated[Optional[Path], typer.Option(help="write predictions to .csv or .json")] = None,
+    timeline: Annotated[bool, typer.Option(help="slide a window over each video: per-window predictions")] = False,
+    stride: Annotated[Optional[float], typer.Option(help="timeline step in seconds (default: half a window)")] = None,
+) -> None:
+    """Predict labels (or values) for videos; bad files are reported and skipped."""
+    from vidlearn.deploy.predict import run_predictions
+
+    report = run_predictions(artifact, target, top_k=top_k, out=out, timeline=timeline, stride=stride)
+    for line in report.lines():
+        typer.echo(line)
+    if report.skipped and not report.predictions:
+        raise typer.Exit(1)
+
+
+@app.command()
+@_friendly
 def demo(
     out: Annotated[Path, typer.Option(help="output folder")] = Path("demo_out"),
 ) -> None:

@@ -67,6 +67,8 @@ class ModelConfig(_Section):
 class TaskConfig(_Section):
     kind: Literal["classification", "regression"] = "classification"
     classes: list[str] = Field(default_factory=list, description="class names (filled from the data)")
+    target_mean: float = Field(0.0, description="regression: targets are standardised with this mean (set from the training data)")
+    target_std: float = Field(1.0, gt=0, description="regression: ... and this standard deviation")
 
 
 class OptimConfig(_Section):
@@ -91,7 +93,8 @@ class OptimConfig(_Section):
 
 class DataConfig(_Section):
     num_workers: int = Field(2, ge=0)
-    cache_dir: str | None = Field(None, description="decoded-frame cache; None disables it")
+    cache: bool = Field(True, description="decode each video once and read later epochs from a disk cache")
+    cache_dir: str | None = Field(None, description="cache folder; None: $VIDLEARN_CACHE or ~/.cache/vidlearn/frames")
     val_fraction: float = Field(0.2, ge=0, lt=1)
 
 

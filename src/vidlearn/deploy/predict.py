@@ -1,0 +1,141 @@
+"""Batch prediction: videos from a file, folder or manifest -> predictions (CSV/JSON) and, with
+timelines, per-window predictions and a timeline plot per video. Bad files are skipped and listed."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from vidlearn.deploy.predictor import Prediction, Predictor
+from vidlearn.errors import VidlearnError
+from vidlearn.fsutil import atomic_write_text
+
+
+@dataclass
+class PredictReport:
+    """Predictions, skipped files and the files written."""
+
+    predictions: list[Prediction] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    written: list[Path] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """Human-readable lines for a terminal."""
+        out = []
+        for p in self.predictions:
+            where = f" [{p.start:.2f}-{p.end:.2f}s]" if p.start is not None else ""
+            if p.value is not None:
+                out.append(f"{p.path}{where}: {p.value:.4g}")
+            else:
+                out.append(f"{p.path}{where}: " + ", ".join(f"{c} {s:.3f}" for c, s in p.top_k))
+        out += [f"skipped {path}: {reason}" for path, reason in self.skipped]
+        out += [f"wrote {w}" for w in self.written]
+        return out
+
+
+def _targets(target: Path) -> list[Path]:
+    from vidlearn.data.sources import load_records
+
+    return [Path(r.path) for r in load_records(target, labelled=False)]
+
+
+def run_predictions(
+    artifact: str | Path,
+    target: str | Path,
+    *,
+    top_k: int = 1,
+    out: str | Path | None = None,
+    timeline: bool = False,
+    stride: float | None = None,
+    progress: bool = True,
+) -> PredictReport:
+    """Predict every video of `target`; write `out` (.csv or .json) when given."""
+    predictor = Predictor.load(artifact)
+    paths = _targets(Path(target))
+    report = PredictReport()
+    if timeline:
+        from tqdm import tqdm
+
+        for p in tqdm(paths, desc="timeline", unit="video", disable=not progress, leave=False):
+            try:
+                windows = predictor.timeline(p, stride=stride, top_k=top_k)
+            except VidlearnError as exc:
+                report.skipped.append((str(p), getattr(exc, "reason", str(exc))))
+                continue
+            report.predictions += windows
+            if out is not None and windows:
+                png = Path(out).with_name(f"{Path(out).stem}_{p.stem}_timeline.png")
+                report.written.append(plot_timeline(windows, predictor, png))
+    else:
+        preds, skipped = predictor.predict(paths, top_k=top_k, progress=progress)
+        report.predictions, report.skipped = preds, skipped
+    if out is not None:
+        report.written.insert(0, write_predictions(report.predictions, Path(out), skipped=report.skipped))
+    return report
+
+
+def write_predictions(preds: list[Prediction], path: Path, *, skipped: list[tuple[str, str]] | None = None) -> Path:
+    """CSV (one row per prediction; top-k as label_i/score_i columns) or JSON, atomically."""
+    if path.suffix.lower() == ".json":
+        doc = {"predictions": [p.to_dict() for p in preds], "skipped": [{"path": a, "reason": b} for a, b in skipped or []]}
+        atomic_write_text(path, json.dumps(doc, indent=2))
+        return path
+    buf = io.StringIO()
+    k = max((len(p.top_k) for p in preds), default=0)
+    timed = any(p.start is not None for p in preds)
+    header = ["path"] + (["start", "end"] if timed else [])
+    header += ["value"] if preds and preds[0].value is not None else ["label", "score"] + [f"{w}_{i}" for i in range(2, k + 1) for w in ("label", "score")]
+    w = csv.writer(buf)
+    w.writerow(header)
+    for p in preds:
+        row: list = [p.path] + ([f"{p.start:.3f}", f"{p.end:.3f}"] if timed else [])
+        if p.value is not None:
+            row.append(f"{p.value:.6g}")
+        else:
+            row += [p.label, f"{p.score:.6f}"]
+            for c, s in p.top_k[1:]:
+                row += [c, f"{s:.6f}"]
+        w.writerow(row)
+    atomic_write_text(path, buf.getvalue())
+    return path
+
+
+def plot_timeline(windows: list[Prediction], predictor: Predictor, path: Path) -> Path:
+    """A picture of per-window predictions over time: class probabilities (or values) per window."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from vidlearn.fsutil import atomic_open
+
+    fig = Figure(figsize=(10, 3.2), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    mids = np.array([(w.start + w.end) / 2 for w in windows])
+    if windows[0].value is not None:
+        ax.plot(mids, [w.value for w in windows], marker="o")
+        ax.set_ylabel("predicted value")
+    else:
+        names = predictor.class_names
+        probs = np.zeros((len(windows), len(names)))
+        for i, w in enumerate(windows):
+            for c, s in w.top_k:
+                probs[i, names.index(c)] = s
+        top = [names.index(w.label) for w in windows]
+        for j, name in enumerate(names):
+            if probs[:, j].max() > 0:
+                ax.plot(mids, probs[:, j], label=name)
+        ax.scatter(mids, [probs[i, t] for i, t in enumerate(top)], c="k", s=8, zorder=3)
+        ax.set_ylim(0, 1.05)
+        ax.set_ylabel("probability (top-k shown)")
+        ax.legend(loc="upper right", fontsize=7, ncol=min(4, len(names)))
+    ax.set_xlabel("seconds")
+    ax.set_title(Path(windows[0].path).name)
+    fig.tight_layout()
+    with atomic_open(path, "wb") as fh:
+        fig.savefig(fh, format="png")
+    return path

@@ -1,0 +1,176 @@
+"""Prediction from a saved artifact: the exact preprocessing of training (rebuilt from the saved
+configuration), per-video multi-view predictions, and timelines over long videos.
+
+Each video is decoded once: the times of all test views are read in one pass."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vidlearn.config import ExperimentConfig
+from vidlearn.errors import VidlearnError
+
+
+@dataclass
+class Prediction:
+    """One video's prediction: a label with class probabilities, or a value (regression)."""
+
+    path: str
+    label: str | None = None
+    score: float | None = None
+    top_k: list[tuple[str, float]] = field(default_factory=list)
+    value: float | None = None
+    start: float | None = None
+    end: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"path": self.path}
+        if self.start is not None:
+            d |= {"start": round(self.start, 3), "end": round(self.end or 0.0, 3)}
+        if self.value is not None:
+            d["value"] = self.value
+        else:
+            d |= {"label": self.label, "score": self.score, "top_k": [{"label": c, "score": s} for c, s in self.top_k]}
+        return d
+
+
+class Predictor:
+    """A loaded model plus the preprocessing it was trained with."""
+
+    def __init__(self, model: torch.nn.Module, config: ExperimentConfig, class_names: list[str], *, device: torch.device | None = None) -> None:
+        from vidlearn.data.sampling import build_test_sampler
+        from vidlearn.data.transforms import build_transform
+
+        self.config = config
+        self.class_names = list(class_names)
+        self.device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.model = model.to(self.device).eval()
+        self.sampler = build_test_sampler(config)
+        self.crops = config.sampling.test_crops
+        self.transform = build_transform(config.transform, train=False, crops=self.crops)
+        self.window_transform = build_transform(config.transform, train=False, crops=1)
+
+    @classmethod
+    def load(cls, path: str | Path, *, device: torch.device | None = None) -> "Predictor":
+        """Load an artifact (directory or .vidlearn file); never unpickles anything."""
+        from vidlearn.deploy.artifact import load_artifact
+        from vidlearn.models import build_model
+
+        art = load_artifact(path)
+        return cls(art.build_model(build_model), art.config, art.class_names, device=device)
+
+    @property
+    def is_regression(self) -> bool:
+        return self.config.task.kind == "regression"
+
+    # ---- one video -------------------------------------------------------------------------
+    def clip_tensor(self, path: str | Path, start: float | None = None, end: float | None = None) -> torch.Tensor:
+        """All test views of a video as (V, C, T, H, W), decoded in one pass."""
+        from vidlearn.io import probe, read_frames
+
+        info = probe(path)
+        s = float(start or 0.0)
+        dur = (min(end, info.duration) if end is not None else info.duration) - s
+        views = self.sampler(dur, None, start=s)
+        views = views if isinstance(views, list) else [views]
+        times = np.concatenate(views)
+        frames = read_frames(path, times, short_side=self.config.decode.short_side, threads=0)
+        clips = []
+        t = len(views[0])
+        for v in range(len(views)):
+            x = torch.from_numpy(frames[v * t : (v + 1) * t]).permute(0, 3, 1, 2)  # T, C, H, W
+            out = self.transform(x)
+            clips.append(out if out.ndim == 5 else out.unsqueeze(0))
+        return torch.cat(clips)
+
+    @torch.no_grad()
+    def outputs(self, clips: torch.Tensor) -> np.ndarray:
+        """Per-view probabilities (classification) or values (regression) for (V, C, T, H, W)."""
+        out = self.model(clips.to(self.device)).float()
+        if self.is_regression:
+            return (out * self.config.task.target_std + self.config.task.target_mean).cpu().numpy()
+        return out.softmax(-1).cpu().numpy()
+
+    def _prediction(self, path: str, scores: np.ndarray, top_k: int, start=None, end=None) -> Prediction:
+        if self.is_regression:
+            return Prediction(path=path, value=float(scores[0]), start=start, end=end)
+        order = np.argsort(-scores)[: max(1, top_k)]
+        top = [(self.class_names[i], float(scores[i])) for i in order]
+        return Prediction(path=path, label=top[0][0], score=top[0][1], top_k=top, start=start, end=end)
+
+    def predict_video(self, path: str | Path, *, top_k: int = 1) -> Prediction:
+        """Video-level prediction: the mean over the test views."""
+        scores = self.outputs(self.clip_tensor(path)).mean(0)
+        return self._prediction(str(path), scores, top_k)
+
+    def predict(self, paths: Iterable[str | Path], *, top_k: int = 1, progress: bool = False) -> tuple[list[Prediction], list[tuple[str, str]]]:
+        """Predict many videos; bad files are skipped and returned as (path, reason)."""
+        from tqdm import tqdm
+
+        preds, skipped = [], []
+        items = list(paths)
+        for p in tqdm(items, desc="predict", unit="video", disable=not progress, leave=False):
+            try:
+                preds.append(self.predict_video(p, top_k=top_k))
+            except VidlearnError as exc:
+                skipped.append((str(p), getattr(exc, "reason", str(exc))))
+        return preds, skipped
+
+    # ---- long videos -----------------------------------------------------------------------
+    def timeline(self, path: str | Path, *, stride: float | None = None, top_k: int = 1, batch: int = 8) -> list[Prediction]:
+        """Slide a window of the training clip length over the whole video (decoded once, streamed
+        with a bounded buffer) and predict each window; returns per-window predictions with their
+        start/end seconds."""
+        from vidlearn.io import iter_frames
+
+        cfg = self.config
+        fps, n = cfg.decode.fps, cfg.sampling.num_frames
+        step = max(1, cfg.sampling.stride)
+        span = (n - 1) * step + 1  # frames at decode fps covered by one window
+        hop = max(1, int(round((stride if stride is not None else span / fps / 2) * fps)))
+        buf: deque[tuple[float, np.ndarray]] = deque(maxlen=span)
+        pending: list[tuple[float, float, torch.Tensor]] = []
+        results: list[Prediction] = []
+        since = 0
+        last_t = 0.0
+
+        def flush() -> None:
+            if not pending:
+                return
+            x = torch.stack([c for _, _, c in pending])
+            for (s, e, _), scores in zip(pending, self.outputs(x)):
+                results.append(self._prediction(str(path), scores, top_k, start=s, end=e))
+            pending.clear()
+
+        for t, frame in iter_frames(path, fps=fps, short_side=cfg.decode.short_side):
+            buf.append((t, frame))
+            last_t = t
+            since += 1
+            if len(buf) == span and (len(results) + len(pending) == 0 or since >= hop):
+                since = 0
+                pending.append(self._window(buf, step, fps))
+                if len(pending) >= batch:
+                    flush()
+        if not results and not pending and buf:  # shorter than one window: one padded window
+            while len(buf) < span:
+                buf.append((last_t, buf[-1][1]))
+            pending.append(self._window(buf, step, fps))
+        flush()
+        return results
+
+    def _window(self, buf: deque, step: int, fps: float) -> tuple[float, float, torch.Tensor]:
+        frames = [f for _, f in list(buf)[::step]]
+        x = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2)
+        return buf[0][0], buf[-1][0] + 1.0 / fps, self.window_transform(x)
+
+
+def iter_stream_predictions(predictor: Predictor, path: str | Path, **kwargs: Any) -> Iterator[Prediction]:
+    """Timeline predictions as they come (for streams and very long videos)."""
+    yield from predictor.timeline(path, **kwargs)

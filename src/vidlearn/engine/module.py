@@ -1,0 +1,83 @@
+"""The LightningModule: a video model, its loss and its optimiser for one task."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vidlearn.config import ExperimentConfig
+from vidlearn.engine.optim import build_optimizer, build_scheduler
+
+
+class VideoModule(L.LightningModule):
+    """Trains `model` for classification (cross-entropy, label smoothing, class weights) or
+    regression (MSE/Huber on standardised targets). Batches are the datasets' dicts; a batch of
+    only bad videos arrives as None and is skipped."""
+
+    def __init__(self, model: nn.Module, cfg: ExperimentConfig, class_weights: torch.Tensor | None = None) -> None:
+        super().__init__()
+        self.model = model
+        self.cfg = cfg
+        self.kind = cfg.task.kind
+        if class_weights is not None:
+            self.register_buffer("class_weights", class_weights.float(), persistent=False)
+        else:
+            self.class_weights = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+    # ---- loss ------------------------------------------------------------------------------
+    def loss(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The configured loss for this task (regression targets are standardised here)."""
+        o = self.cfg.optim
+        if self.kind == "classification":
+            return F.cross_entropy(out.float(), target.long(), weight=self.class_weights, label_smoothing=o.label_smoothing)
+        y = (target.float() - self.cfg.task.target_mean) / self.cfg.task.target_std
+        pred = out.float().reshape(-1)
+        return F.huber_loss(pred, y) if o.loss == "huber" else F.mse_loss(pred, y)
+
+    def _step(self, batch: dict[str, Any] | None, stage: str) -> torch.Tensor | None:
+        if batch is None:
+            return None
+        x, y = batch["video"], batch["target"]
+        if x.ndim == 6:  # (B, V, C, T, H, W): average the views' outputs
+            b, v = x.shape[:2]
+            out = self(x.flatten(0, 1)).reshape(b, v, -1).mean(1)
+        else:
+            out = self(x)
+        loss = self.loss(out, y)
+        bs = x.shape[0]
+        self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=bs, sync_dist=True)
+        if self.kind == "classification":
+            acc = (out.argmax(-1) == y).float().mean()
+            self.log(f"{stage}_acc", acc, on_step=False, on_epoch=True, prog_bar=True, batch_size=bs, sync_dist=True)
+        else:
+            pred = out.float().reshape(-1) * self.cfg.task.target_std + self.cfg.task.target_mean
+            mae = (pred - y.float()).abs().mean()
+            self.log(f"{stage}_mae", mae, on_step=False, on_epoch=True, prog_bar=True, batch_size=bs, sync_dist=True)
+        return loss
+
+    def training_step(self, batch, batch_idx: int):  # noqa: D102
+        return self._step(batch, "train")
+
+    def validation_step(self, batch, batch_idx: int):  # noqa: D102
+        self._step(batch, "val")
+
+    def on_train_epoch_start(self) -> None:
+        for dl in (self.trainer.train_dataloader,):
+            ds = getattr(dl, "dataset", None)
+            if hasattr(ds, "set_epoch"):
+                ds.set_epoch(self.current_epoch)
+
+    # ---- optimisation ----------------------------------------------------------------------
+    def configure_optimizers(self):  # noqa: D102
+        opt = build_optimizer(self.model, self.cfg.optim)
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        per_epoch = max(1, total // max(1, self.trainer.max_epochs or 1))
+        sched = build_scheduler(opt, self.cfg.optim, steps_per_epoch=per_epoch, total_steps=total)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

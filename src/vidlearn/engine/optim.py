@@ -1,0 +1,57 @@
+"""Optimisers and learning-rate schedules built from `OptimConfig`."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import torch
+from torch import nn
+
+from vidlearn.config import OptimConfig
+
+
+def build_optimizer(model: nn.Module, cfg: OptimConfig) -> torch.optim.Optimizer:
+    """AdamW or SGD with momentum; no weight decay on biases and normalisation weights."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        (no_decay if p.ndim <= 1 or name.endswith(".bias") else decay).append(p)
+    groups: list[dict] = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    groups = [g for g in groups if g["params"]]
+    if not groups:
+        raise ValueError("the model has no trainable parameters")
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=True)
+    return torch.optim.AdamW(groups, lr=cfg.lr)
+
+
+def lr_factor(step: int, *, cfg: OptimConfig, steps_per_epoch: int, total_steps: int) -> float:
+    """Multiplier of the base learning rate at optimiser step `step` (linear warm-up, then the schedule)."""
+    warmup = int(round(cfg.warmup_epochs * steps_per_epoch))
+    if warmup and step < warmup:
+        return (step + 1) / warmup
+    if cfg.schedule == "constant":
+        return 1.0
+    if cfg.schedule == "step":
+        return cfg.gamma ** ((step // max(1, steps_per_epoch)) // cfg.step_size)
+    progress = (step - warmup) / max(1, total_steps - warmup)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, cfg: OptimConfig, *, steps_per_epoch: int, total_steps: int
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """A per-step LambdaLR following `lr_factor`."""
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: lr_factor(step, cfg=cfg, steps_per_epoch=steps_per_epoch, total_steps=total_steps)
+    )
+
+
+def class_weights(targets: Iterable[int], num_classes: int) -> torch.Tensor:
+    """Inverse-frequency weights N / (K * n_c), for imbalanced classes (absent classes get 0)."""
+    counts = torch.bincount(torch.as_tensor(list(targets), dtype=torch.long), minlength=num_classes).float()
+    weights = counts.sum() / (num_classes * counts.clamp(min=1))
+    weights[counts == 0] = 0.0
+    return weights

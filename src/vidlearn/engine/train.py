@@ -1,0 +1,339 @@
+"""Training on Lightning: one run (train [+ val] records -> checkpoints, logs, evaluation, model
+artifact) and cross-validation (every fold, mean ± std, pooled confusion matrix).
+
+A run directory holds:
+  checkpoints/last.ckpt, best.ckpt   resumable training state (Lightning, not a model artifact)
+  logs/metrics.csv, tb/              per-epoch curves (CSV and TensorBoard)
+  model/                             the self-contained artifact (safetensors + JSON)
+  eval/                              metrics.json, confusion.png, per_class.md, curves.png
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vidlearn.config import ExperimentConfig
+from vidlearn.data.records import VideoRecord
+from vidlearn.errors import ConfigError, DataSourceError
+
+Echo = Callable[[str], None]
+
+
+@dataclass
+class TrainResult:
+    """What a finished run left behind."""
+
+    run_dir: Path
+    artifact: Path | None
+    metrics: dict[str, Any] | None
+    epochs: int
+    seconds: float
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def prepare_config(cfg: ExperimentConfig, train_records: list[VideoRecord]) -> ExperimentConfig:
+    """Fill what the data decides: class names (classification) or target mean/std (regression)."""
+    if not train_records:
+        raise DataSourceError("training data", ["no training videos"])
+    if cfg.task.kind == "classification":
+        from vidlearn.data.sources import class_names
+
+        names = class_names(train_records)
+        if any(not isinstance(r.target, str) for r in train_records):
+            raise DataSourceError("training data", ["classification needs a class label for every video (folder name or 'label' column)"])
+        if len(names) < 2:
+            raise DataSourceError("training data", [f"classification needs at least 2 classes, found {names}"])
+        if cfg.task.classes and set(cfg.task.classes) != set(names):
+            names = sorted(set(cfg.task.classes) | set(names))
+        return cfg.override({"task.classes": names})
+    values = []
+    for r in train_records:
+        try:
+            values.append(float(r.target))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise DataSourceError("training data", [f"{r.path}: regression needs a numeric target, got {r.target!r}"]) from None
+    std = float(np.std(values)) or 1.0
+    return cfg.override({"task.target_mean": float(np.mean(values)), "task.target_std": std})
+
+
+def make_cache(cfg: ExperimentConfig):
+    """The frame cache the config asks for (None when disabled)."""
+    if not cfg.data.cache:
+        return None
+    from vidlearn.data.cache import FrameCache
+
+    root = cfg.data.cache_dir or os.environ.get("VIDLEARN_CACHE") or Path.home() / ".cache" / "vidlearn" / "frames"
+    return FrameCache(Path(root), fps=cfg.decode.fps, short_side=cfg.decode.short_side)
+
+
+def build_task_model(cfg: ExperimentConfig) -> torch.nn.Module:
+    """The configured architecture with the task's number of outputs (and local pretrained weights)."""
+    from vidlearn.models import build_model
+
+    outputs = len(cfg.task.classes) if cfg.task.kind == "classification" else 1
+    model = build_model(cfg.model.name, num_classes=outputs, **cfg.model.options)
+    if cfg.model.pretrained:
+        _load_pretrained(model, Path(cfg.model.pretrained))
+    return model
+
+
+def _load_pretrained(model: torch.nn.Module, path: Path) -> None:
+    """Load a local weights file (safetensors or a weights-only torch file), skipping the head."""
+    from vidlearn.errors import ArtifactError
+
+    if not path.is_file():
+        raise ConfigError(f"model.pretrained: {path} does not exist")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            state = state.get("state_dict", state) if isinstance(state, dict) else state
+    except Exception as exc:  # noqa: BLE001 - any failure of a foreign file is the user's input
+        raise ArtifactError(path, f"cannot read weights ({exc.__class__.__name__}: {exc})") from None
+    own = model.state_dict()
+    usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    if not usable:
+        raise ArtifactError(path, "no parameter name and shape matches the model")
+    model.load_state_dict(usable, strict=False)
+
+
+def fit(
+    train_records: list[VideoRecord],
+    cfg: ExperimentConfig,
+    run_dir: str | Path,
+    *,
+    val_records: list[VideoRecord] | None = None,
+    eval_records: list[VideoRecord] | None = None,
+    devices: int | str = 1,
+    resume: bool = False,
+    progress: bool = True,
+    echo: Echo = print,
+) -> TrainResult:
+    """Train one model, evaluate it (on `eval_records`, default the validation records) and save
+    the artifact. With `resume`, training continues from `run_dir/checkpoints/last.ckpt`."""
+    import lightning as L
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+    from vidlearn.data.dataset import ClipDataset, collate_skip_bad, make_loader  # noqa: F401
+    from vidlearn.engine.module import VideoModule
+    from vidlearn.engine.optim import class_weights
+
+    started = time.time()
+    run = Path(run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    cfg = prepare_config(cfg, train_records)
+    cfg.save(run / "config.yaml")
+    L.seed_everything(cfg.optim.seed, workers=True, verbose=False)
+    cache = make_cache(cfg)
+    classes = cfg.task.classes
+    class_to_idx = {c: i for i, c in enumerate(classes)} if cfg.task.kind == "classification" else None
+
+    skip_log = run / "skipped.jsonl"
+    train_ds = ClipDataset(train_records, cfg, train=True, class_to_idx=class_to_idx, cache=cache, skip_log=skip_log)
+    workers = cfg.data.num_workers
+    bs = min(cfg.optim.batch_size, len(train_records))
+    train_dl = make_loader(train_ds, batch_size=bs, shuffle=True, num_workers=workers, seed=cfg.optim.seed, drop_last=len(train_records) > bs)
+    val_dl = None
+    if val_records:
+        val_ds = ClipDataset(val_records, cfg, train=False, class_to_idx=class_to_idx, cache=cache, skip_log=skip_log)
+        val_dl = make_loader(val_ds, batch_size=cfg.optim.batch_size, shuffle=False, num_workers=workers, seed=cfg.optim.seed)
+
+    weights = None
+    if cfg.task.kind == "classification" and cfg.optim.class_weights:
+        weights = class_weights([class_to_idx[r.target] for r in train_records], len(classes))  # type: ignore[index]
+    module = VideoModule(build_task_model(cfg), cfg, class_weights=weights)
+
+    ckpt_dir = run / "checkpoints"
+    monitor = ("val_acc", "max") if cfg.task.kind == "classification" else ("val_loss", "min")
+    callbacks: list = [
+        ModelCheckpoint(
+            dirpath=ckpt_dir,
+            filename="best",
+            monitor=monitor[0] if val_dl is not None else None,
+            mode=monitor[1],
+            save_last=True,
+            save_top_k=1,
+            enable_version_counter=False,
+        )
+    ]
+    if cfg.optim.early_stopping and val_dl is not None:
+        callbacks.append(EarlyStopping(monitor="val_loss", patience=cfg.optim.early_stopping, mode="min"))
+    if progress:
+        callbacks.append(TQDMProgressBar(leave=False))
+    precision = cfg.optim.precision
+    if precision == "auto":
+        precision = ("bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed") if torch.cuda.is_available() else "32-true"
+    elif precision == "32":
+        precision = "32-true"
+    n_dev = int(devices) if str(devices).isdigit() else devices
+    trainer = L.Trainer(
+        max_epochs=cfg.optim.epochs,
+        accelerator="auto",
+        devices=n_dev,
+        strategy="ddp" if isinstance(n_dev, int) and n_dev > 1 else "auto",
+        precision=precision,
+        accumulate_grad_batches=cfg.optim.accumulate,
+        callbacks=callbacks,
+        logger=[CSVLogger(run, name="logs", version=""), TensorBoardLogger(run, name="tb", version="", default_hp_metric=False)],
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+        log_every_n_steps=1,
+        num_sanity_val_steps=0,
+        deterministic=False,
+        default_root_dir=run,
+    )
+    last = ckpt_dir / "last.ckpt"
+    ckpt_path = None
+    if resume:
+        if last.is_file():
+            ckpt_path = str(last)
+            echo(f"resuming from {last}")
+        else:
+            echo(f"no checkpoint at {last}: starting from scratch")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        warnings.filterwarnings("ignore", message=".*The number of training batches.*")
+        trainer.fit(module, train_dataloaders=train_dl, val_dataloaders=val_dl, ckpt_path=ckpt_path)
+    epochs = int(trainer.current_epoch)
+    skipped = _read_skips(skip_log)
+    if not trainer.is_global_zero:
+        return TrainResult(run, None, None, epochs, time.time() - started, skipped)
+
+    best = Path(callbacks[0].best_model_path) if callbacks[0].best_model_path else None
+    if best and best.is_file() and val_dl is not None:
+        state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
+        module.load_state_dict(state)
+    model = module.model.cpu().eval()
+    metrics = None
+    targets = eval_records if eval_records is not None else val_records
+    files: dict[str, Path] = {}
+    if targets:
+        metrics, files = evaluate_and_report(model, targets, cfg, run / "eval", cache=cache, progress=progress)
+        skipped += [(s["path"], s["reason"]) for s in metrics.get("skipped", [])]
+    curves = _plot_curves(run)
+    if curves:
+        files["curves"] = curves
+    from vidlearn.deploy.artifact import save_artifact
+
+    artifact = save_artifact(
+        run / "model", model, cfg, classes if cfg.task.kind == "classification" else [],
+        metrics=metrics["video"] if metrics else None,
+        extra_files={f"{k}{v.suffix}": v for k, v in files.items()} or None,
+    )
+    if skipped:
+        echo(f"{len(set(skipped))} video(s) skipped: " + "; ".join(f"{p}: {r}" for p, r in sorted(set(skipped))[:10]))
+    return TrainResult(run, artifact, metrics, epochs, time.time() - started, sorted(set(skipped)))
+
+
+def evaluate_and_report(
+    model: torch.nn.Module, records: list[VideoRecord], cfg: ExperimentConfig, out_dir: Path, *, cache=None, progress: bool = False
+) -> tuple[dict[str, Any], dict[str, Path]]:
+    """Multi-view evaluation of `model` on `records`; writes metrics.json and the pictures."""
+    from vidlearn.engine.evaluate import metrics_from_scores, score_records, write_report_files
+
+    class_to_idx = {c: i for i, c in enumerate(cfg.task.classes)} if cfg.task.kind == "classification" else None
+    scores = score_records(model, records, cfg, class_to_idx=class_to_idx, cache=cache, progress=progress)
+    metrics = metrics_from_scores(scores, records, cfg, cfg.task.classes)
+    files = write_report_files(out_dir, metrics, cfg.task.classes, scores=scores, records=records)
+    return metrics, files
+
+
+def _plot_curves(run: Path) -> Path | None:
+    csv = run / "logs" / "metrics.csv"
+    if not csv.is_file():
+        return None
+    try:
+        import pandas as pd
+
+        from vidlearn.tasks.plots import plot_learning_curves
+
+        df = pd.read_csv(csv).groupby("epoch").last().reset_index()
+        cols = {c: df[c].tolist() for c in df.columns if c.startswith(("train_", "val_"))}
+        cols["epoch"] = df["epoch"].tolist()
+        return plot_learning_curves(cols, run / "eval" / "curves.png")
+    except Exception:  # noqa: BLE001 - a missing picture must not fail a finished training
+        return None
+
+
+def _read_skips(path: Path) -> list[tuple[str, str]]:
+    import json
+
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            item = json.loads(line)
+            out.append((item["path"], item["reason"]))
+        except (ValueError, KeyError):
+            continue
+    return out
+
+
+def cross_validate(
+    records: list[VideoRecord],
+    cfg: ExperimentConfig,
+    run_dir: str | Path,
+    *,
+    cv: str,
+    devices: int | str = 1,
+    resume: bool = False,
+    progress: bool = True,
+    echo: Echo = print,
+) -> dict[str, Any]:
+    """Train and evaluate every fold of `cv` ("kfold:K" or "leave-one-group-out"); each fold is
+    trained for the configured epochs on its training part and tested once on its held-out part
+    (no model selection on the test fold). Writes cv_metrics.json and the pooled confusion matrix."""
+    from vidlearn.data.splits import parse_cv
+    from vidlearn.tasks.metrics import summarize_folds, write_metrics
+
+    run = Path(run_dir)
+    protocol = parse_cv(cv, seed=cfg.optim.seed)
+    folds = protocol.splits(records)
+    cfg = prepare_config(cfg, records)  # classes from all data: every fold has the same head
+    per_fold = []
+    for i, fold in enumerate(folds, start=1):
+        fold_dir = run / "folds" / _safe(fold.name)
+        done = fold_dir / "eval" / "metrics.json"
+        if resume and done.is_file() and (fold_dir / "model").is_dir():
+            import json
+
+            echo(f"[{i}/{len(folds)}] {fold.name}: already done")
+            per_fold.append(json.loads(done.read_text()))
+            continue
+        echo(f"[{i}/{len(folds)}] {fold.name}: train {len(fold.train)}, test {len(fold.test)}")
+        res = fit(fold.train, cfg, fold_dir, eval_records=fold.test, devices=devices, resume=resume, progress=progress, echo=echo)
+        if res.metrics is None:
+            continue
+        per_fold.append(res.metrics)
+        m = res.metrics["video"]
+        echo(f"    {fold.name}: " + (f"video accuracy {m['accuracy']:.3f}" if "accuracy" in m else f"video MAE {m['mae']:.3f}"))
+    summary = {
+        "protocol": str(protocol),
+        "video": summarize_folds([f["video"] for f in per_fold]),
+        "clip": summarize_folds([f["clip"] for f in per_fold]),
+        "folds": [f.name for f in folds],
+    }
+    write_metrics(run / "cv_metrics.json", summary)
+    if "confusion_matrix" in summary["video"]:
+        from vidlearn.tasks.plots import plot_confusion_matrix
+
+        plot_confusion_matrix(np.asarray(summary["video"]["confusion_matrix"]), cfg.task.classes, run / "cv_confusion.png")
+    return summary
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)

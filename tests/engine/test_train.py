@@ -1,0 +1,133 @@
+"""Training end to end on generated videos: a run leaves checkpoints, logs, an evaluation and a
+self-contained artifact; it learns an easy motion task; it resumes after SIGKILL; it runs under
+DDP on two CPU processes; cross-validation reports every fold."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from vidlearn.config import ExperimentConfig
+from vidlearn.data.sources import load_records
+from vidlearn.data.synthetic import generate_demo_dataset
+from vidlearn.deploy.artifact import load_artifact
+from vidlearn.deploy.predictor import Predictor
+from vidlearn.engine.experiment import train_on_data
+
+SMALL = {
+    "decode": {"fps": 10.0, "short_side": 32},
+    "sampling": {"num_frames": 6, "test_views": 2},
+    "transform": {"crop_size": 32, "hflip": False, "scale": [0.8, 1.0]},
+    "model": {"name": "r2plus1d_tiny"},
+    "optim": {"epochs": 2, "batch_size": 4, "lr": 0.005, "warmup_epochs": 0},
+    "data": {"num_workers": 0, "val_fraction": 0.25},
+}
+
+
+@pytest.fixture(scope="module")
+def motion_data(tmp_path_factory) -> Path:
+    """Left vs right motion, 8 videos each, 4 groups, 32 px, 1.2 s."""
+    out = tmp_path_factory.mktemp("motion")
+    return generate_demo_dataset(out, classes=["left", "right"], videos_per_class=8, num_groups=4, size=32, duration=1.2, seed=1)
+
+
+def _cfg(tmp_path: Path, **over) -> ExperimentConfig:
+    cfg = ExperimentConfig.from_dict(SMALL).override({"data.cache_dir": str(tmp_path / "cache")})
+    return cfg.override(over) if over else cfg
+
+
+def _cli(*args: str, **kw) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([sys.executable, "-m", "vidlearn.cli", *args], capture_output=True, text=True, env=env, timeout=600, **kw)
+
+
+def test_a_run_leaves_artifact_reports_and_predicts(motion_data: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    result = train_on_data(motion_data, _cfg(tmp_path), run, group="group", progress=False, echo=lambda s: None)
+    assert result.epochs == 2
+    for rel in ("checkpoints/last.ckpt", "logs/metrics.csv", "eval/metrics.json", "eval/confusion.png", "eval/per_class.md", "model/model.safetensors", "model/config.json"):
+        assert (run / rel).is_file(), rel
+    metrics = json.loads((run / "eval" / "metrics.json").read_text())
+    assert metrics["video"]["level"] == "video" and metrics["clip"]["level"] == "clip"
+    assert metrics["clip"]["n"] == 2 * metrics["video"]["n"]  # two test views per video
+    art = load_artifact(run / "model")
+    assert art.class_names == ["left", "right"]
+    assert art.config.decode.short_side == 32  # the preprocessing travels with the model
+    pred = Predictor.load(run / "model")
+    video = load_records(motion_data, group="group")[0].path
+    p = pred.predict_video(video, top_k=2)
+    assert p.label in ("left", "right") and abs(sum(s for _, s in p.top_k) - 1) < 1e-4
+
+
+def test_training_learns_easy_motion(motion_data: Path, tmp_path: Path) -> None:
+    cfg = _cfg(tmp_path, **{"optim.epochs": 12, "data.val_fraction": 0.25})
+    result = train_on_data(motion_data, cfg, tmp_path / "run", group="group", progress=False, echo=lambda s: None)
+    acc = result.metrics["video"]["accuracy"]
+    assert acc >= 0.75, f"left/right motion should be learnt, got video accuracy {acc}"
+
+
+def test_kill_mid_epoch_then_resume_reaches_the_same_epoch_count(motion_data: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    args = ["train", str(motion_data), "--out", str(run), "--group", "group", "--epochs", "5", "--quiet",
+            "--set", f"data.cache_dir={tmp_path / 'cache'}", "--set", "data.num_workers=0", "--set", "decode.short_side=32",
+            "--set", "transform.crop_size=32", "--set", "sampling.num_frames=6", "--set", "optim.batch_size=2",
+            "--set", "data.val_fraction=0.25", "--model", "r2plus1d_tiny"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "vidlearn.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    last = run / "checkpoints" / "last.ckpt"
+    deadline = time.time() + 300
+    while not last.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    assert last.exists(), "no checkpoint appeared before the kill"
+    time.sleep(0.3)  # into the next epoch
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert not (run / "model").exists(), "the run finished before it could be killed"
+    done = _cli(*args, "--resume")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "resuming from" in done.stdout
+    assert "trained 5 epoch(s)" in done.stdout
+    import pandas as pd
+
+    epochs = pd.read_csv(run / "logs" / "metrics.csv")["epoch"].dropna()
+    assert int(epochs.max()) == 4
+
+
+def test_ddp_on_two_cpu_processes(motion_data: Path, tmp_path: Path) -> None:
+    run = tmp_path / "ddp"
+    res = _cli("train", str(motion_data), "--out", str(run), "--group", "group", "--epochs", "1", "--devices", "2", "--quiet",
+               "--set", f"data.cache_dir={tmp_path / 'cache'}", "--set", "data.num_workers=0", "--set", "decode.short_side=32",
+               "--set", "transform.crop_size=32", "--set", "sampling.num_frames=6", "--set", "optim.batch_size=2",
+               "--model", "r2plus1d_tiny")
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    assert (run / "model" / "model.safetensors").is_file()
+    assert "trained 1 epoch(s)" in res.stdout
+
+
+def test_cross_validation_reports_every_fold(motion_data: Path, tmp_path: Path) -> None:
+    res = _cli("train", str(motion_data), "--out", str(tmp_path / "cv"), "--group", "group", "--cv", "leave-one-group-out",
+               "--epochs", "1", "--quiet", "--set", f"data.cache_dir={tmp_path / 'cache'}", "--set", "data.num_workers=0",
+               "--set", "decode.short_side=32", "--set", "transform.crop_size=32", "--set", "sampling.num_frames=6")
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    summary = json.loads((tmp_path / "cv" / "cv_metrics.json").read_text())
+    assert summary["video"]["n_folds"] == 4 and summary["video"]["n"] == 16
+    assert len(summary["video"]["metrics"]["accuracy"]["values"]) == 4
+    assert sum(map(sum, summary["video"]["confusion_matrix"])) == 16  # pooled over folds
+    assert (tmp_path / "cv" / "cv_confusion.png").is_file()
+    assert "cross-validation leave-one-group-out" in res.stdout
+
+
+def test_bad_config_value_names_the_field(motion_data: Path, tmp_path: Path) -> None:
+    res = _cli("train", str(motion_data), "--out", str(tmp_path / "r"), "--set", "optim.lr=-1")
+    assert res.returncode == 2
+    assert "optim.lr" in res.stderr and "Traceback" not in res.stderr
+    res = _cli("train", str(motion_data), "--out", str(tmp_path / "r"), "--model", "r2plus1d_tyni")
+    assert res.returncode == 2 and "r2plus1d_tiny" in res.stderr  # suggests the close name
