@@ -131,3 +131,45 @@ def test_bad_config_value_names_the_field(motion_data: Path, tmp_path: Path) -> 
     assert "optim.lr" in res.stderr and "Traceback" not in res.stderr
     res = _cli("train", str(motion_data), "--out", str(tmp_path / "r"), "--model", "r2plus1d_tyni")
     assert res.returncode == 2 and "r2plus1d_tiny" in res.stderr  # suggests the close name
+
+
+def test_regression_end_to_end_predicts_numbers(tmp_path: Path) -> None:
+    data = generate_demo_dataset(tmp_path / "reg", classes=["right", "left"], videos_per_class=6, num_groups=3, size=32, duration=1.2, seed=3)
+    cfg = _cfg(tmp_path, **{"task.kind": "regression", "optim.epochs": 2, "optim.loss": "huber"})
+    result = train_on_data(data, cfg, tmp_path / "run", group="group", progress=False, echo=lambda s: None)
+    video = result.metrics["video"]
+    assert video["task"] == "regression" and {"mae", "rmse", "r2"} <= set(video)
+    assert (tmp_path / "run" / "eval" / "scatter.png").is_file()
+    art = load_artifact(tmp_path / "run" / "model")
+    assert art.config.task.target_std > 0 and 12 < art.config.task.target_mean < 36  # px/s at 64 px scaled to 32 px
+    res = _cli("predict", str(tmp_path / "run" / "model"), str(data), "--out", str(tmp_path / "preds.csv"))
+    assert res.returncode == 0, res.stderr
+    import pandas as pd
+
+    preds = pd.read_csv(tmp_path / "preds.csv")
+    assert list(preds.columns) == ["path", "value"] and len(preds) == 12
+    assert preds["value"].between(-100, 200).all()
+
+
+def test_predict_cli_skips_bad_files_and_writes_a_timeline(motion_data: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    train_on_data(motion_data, _cfg(tmp_path, **{"optim.epochs": 1}), run, group="group", progress=False, echo=lambda s: None)
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    good = sorted(motion_data.parent.glob("videos/*/*.mp4"))[:2]
+    for g in good:
+        (folder / g.name).write_bytes(g.read_bytes())
+    (folder / "broken.mp4").write_text("not a video")
+    res = _cli("predict", str(run / "model"), str(folder), "--top-k", "2", "--out", str(tmp_path / "p.json"))
+    assert res.returncode == 0, res.stderr
+    doc = json.loads((tmp_path / "p.json").read_text())
+    assert len(doc["predictions"]) == 2 and doc["skipped"][0]["path"].endswith("broken.mp4")
+    assert all(len(p["top_k"]) == 2 for p in doc["predictions"])
+    tl = _cli("predict", str(run / "model"), str(good[0]), "--timeline", "--stride", "0.2", "--out", str(tmp_path / "tl.csv"))
+    assert tl.returncode == 0, tl.stderr
+    import pandas as pd
+
+    rows = pd.read_csv(tmp_path / "tl.csv")
+    assert {"start", "end", "label"} <= set(rows.columns) and len(rows) >= 2
+    assert (rows["start"].diff().dropna() > 0).all()
+    assert list(tmp_path.glob("tl_*_timeline.png"))
