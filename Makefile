@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.setup-stamp
 DEMO_OUT ?= demo_out
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench clean browser
 
 # Idempotent: re-installs only when pyproject.toml or constraints.txt changed.
 setup: $(STAMP)
@@ -20,8 +20,12 @@ $(STAMP): pyproject.toml constraints.txt
 demo: setup
 	$(BIN)/vidlearn demo --out $(DEMO_OUT)
 
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest -q
+
+# Headless Chromium for the report browser test; never fails: without it that test skips with a reason.
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 || echo "chromium unavailable: browser tests will skip"
 
 bench: setup
 	$(BIN)/python bench/bench_decode.py

@@ -52,7 +52,8 @@ def test_a_run_leaves_artifact_reports_and_predicts(motion_data: Path, tmp_path:
     run = tmp_path / "run"
     result = train_on_data(motion_data, _cfg(tmp_path), run, group="group", progress=False, echo=lambda s: None)
     assert result.epochs == 2
-    for rel in ("checkpoints/last.ckpt", "logs/metrics.csv", "eval/metrics.json", "eval/confusion.png", "eval/per_class.md", "model/model.safetensors", "model/config.json"):
+    for rel in ("checkpoints/last.ckpt", "logs/metrics.csv", "eval/metrics.json", "eval/confusion.png", "eval/per_class.md",
+                "eval/predictions.csv", "eval/report.html", "model/model.safetensors", "model/config.json"):
         assert (run / rel).is_file(), rel
     metrics = json.loads((run / "eval" / "metrics.json").read_text())
     assert metrics["video"]["level"] == "video" and metrics["clip"]["level"] == "clip"
@@ -122,6 +123,7 @@ def test_cross_validation_reports_every_fold(motion_data: Path, tmp_path: Path) 
     assert len(summary["video"]["metrics"]["accuracy"]["values"]) == 4
     assert sum(map(sum, summary["video"]["confusion_matrix"])) == 16  # pooled over folds
     assert (tmp_path / "cv" / "cv_confusion.png").is_file()
+    assert 'id="folds"' in (tmp_path / "cv" / "report.html").read_text()
     assert "cross-validation leave-one-group-out" in res.stdout
 
 

@@ -94,5 +94,14 @@ def evaluate_artifact(
         if unknown:
             raise ConfigError(f"{data}: classes {unknown} are not among the model's classes {art.class_names}")
     model = art.build_model(build_model)
+    import time
+
+    from vidlearn.reports import write_run_report
+
+    started = time.time()
     metrics, _ = evaluate_and_report(model, records, cfg, Path(out), cache=make_cache(cfg), progress=progress)
+    write_run_report(  # report.html beside metrics.json; a failure only warns
+        Path(out), title=f"Evaluation report: {Path(artifact).name} on {Path(data).name}", metrics=metrics, config=cfg,
+        timing={"evaluation": time.time() - started}, info={"model": str(artifact), "data": str(data), "architecture": cfg.model.name},
+    )
     return metrics

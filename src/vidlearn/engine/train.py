@@ -120,6 +120,7 @@ def fit(
     resume: bool = False,
     progress: bool = True,
     echo: Echo = print,
+    callbacks: list | None = None,
 ) -> TrainResult:
     """Train one model, evaluate it (on `eval_records`, default the validation records) and save
     the artifact. With `resume`, training continues from `run_dir/checkpoints/last.ckpt`."""
@@ -158,6 +159,7 @@ def fit(
 
     ckpt_dir = run / "checkpoints"
     monitor = ("val_acc", "max") if cfg.task.kind == "classification" else ("val_loss", "min")
+    extra_callbacks = list(callbacks or [])  # e.g. tuning's pruning callback
     callbacks: list = [
         ModelCheckpoint(
             dirpath=ckpt_dir,
@@ -173,6 +175,7 @@ def fit(
         callbacks.append(EarlyStopping(monitor="val_loss", patience=cfg.optim.early_stopping, mode="min"))
     if progress:
         callbacks.append(TQDMProgressBar(leave=False))
+    callbacks.extend(extra_callbacks)
     precision = cfg.optim.precision
     if precision == "auto":
         precision = ("bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed") if torch.cuda.is_available() else "32-true"
@@ -233,6 +236,13 @@ def fit(
         metrics=metrics["video"] if metrics else None,
         extra_files={f"{k}{v.suffix}": v for k, v in files.items()} or None,
     )
+    from vidlearn.reports import write_run_report  # eval/report.html; a failure only warns
+
+    write_run_report(
+        run / "eval", title=f"Training report: {run.name}", metrics=metrics or {}, config=cfg, echo=echo,
+        timing={"total": time.time() - started},
+        info={"model": cfg.model.name, "epochs": epochs, "training videos": len(train_records), "evaluation videos": len(targets or [])},
+    )
     if skipped:
         echo(f"{len(set(skipped))} video(s) skipped: " + "; ".join(f"{p}: {r}" for p, r in sorted(set(skipped))[:10]))
     return TrainResult(run, artifact, metrics, epochs, time.time() - started, sorted(set(skipped)))
@@ -248,6 +258,11 @@ def evaluate_and_report(
     scores = score_records(model, records, cfg, class_to_idx=class_to_idx, cache=cache, progress=progress)
     metrics = metrics_from_scores(scores, records, cfg, cfg.task.classes)
     files = write_report_files(out_dir, metrics, cfg.task.classes, scores=scores, records=records)
+    from vidlearn.reports import predictions_from_scores, write_predictions_csv
+
+    # per-video predictions (for the report's misclassified thumbnails); not part of the artifact
+    classes = cfg.task.classes if cfg.task.kind == "classification" else None
+    write_predictions_csv(out_dir / "predictions.csv", predictions_from_scores(scores, records, classes))
     return metrics, files
 
 
@@ -332,6 +347,9 @@ def cross_validate(
         from vidlearn.tasks.plots import plot_confusion_matrix
 
         plot_confusion_matrix(np.asarray(summary["video"]["confusion_matrix"]), cfg.task.classes, run / "cv_confusion.png")
+    from vidlearn.reports import write_cv_report  # report.html beside cv_metrics.json; a failure only warns
+
+    write_cv_report(run, summary, folds={f.name: run / "folds" / _safe(f.name) for f in folds}, config=cfg, info={"model": cfg.model.name}, echo=echo)
     return summary
 
 
