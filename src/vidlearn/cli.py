@@ -227,6 +227,147 @@ def predict(
 
 @app.command()
 @_friendly
+def cluster(
+    source: Annotated[Path, typer.Argument(help="a .parquet feature table, or data (folder, manifest, split list) to compute one from")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="folder for assignments.csv, cluster_metrics.json, cluster_map.png")],
+    features: Annotated[Optional[str], typer.Option(help="families, comma-separated: deep, color, shape, motion (default: all in the table; for data color,shape,motion)")] = None,
+    k: Annotated[Optional[int], typer.Option("--k", help="number of clusters (kmeans, agglomerative)")] = None,
+    auto: Annotated[bool, typer.Option("--auto", help="choose k by silhouette over 2..min(10, n-1)")] = False,
+    method: Annotated[str, typer.Option(help="kmeans, agglomerative, dbscan or hdbscan")] = "kmeans",
+    pca: Annotated[Optional[int], typer.Option(help="cluster on this many principal components")] = None,
+    scale: Annotated[bool, typer.Option(help="standardise every feature column first")] = True,
+    projection: Annotated[str, typer.Option(help="map: pca or tsne")] = "pca",
+    thumbnails: Annotated[Optional[bool], typer.Option("--thumbnails/--no-thumbnails", help="middle frames on the map (default: when <= 100 videos)")] = None,
+    eps: Annotated[Optional[float], typer.Option(help="dbscan radius (default: estimated)")] = None,
+    min_samples: Annotated[Optional[int], typer.Option(help="dbscan/hdbscan min_samples")] = None,
+    group: Annotated[Optional[str], typer.Option(help="manifest column used as group (e.g. actor)")] = None,
+    fps: Annotated[Optional[float], typer.Option(help="feature decoding rate (default: the feature table's)")] = None,
+    short_side: Annotated[Optional[int], typer.Option(help="feature decoding short side in pixels")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="parallel feature extraction")] = None,
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
+) -> None:
+    """Group videos by their features; score clusters against labels when there are any (NMI, ARI)."""
+    from vidlearn.tasks.clustering import cluster_videos
+
+    result = cluster_videos(
+        source, out, features=features, method=method, k=k, auto=auto, scale=scale, pca=pca, seed=seed,
+        projection=projection, thumbnails=thumbnails, group=group, fps=fps, short_side=short_side,
+        workers=workers, progress=not quiet, eps=eps, min_samples=min_samples,
+    )
+    for s in result.skipped:
+        typer.echo(f"skipped {s['path']}: {s['reason']}")
+    typer.echo(result.summary())
+    typer.echo("sizes: " + ", ".join(f"{'noise' if c < 0 else c}: {s}" for c, s in result.sizes.items()))
+    typer.echo(f"wrote {out}/assignments.csv, {out}/cluster_metrics.json, {out}/cluster_map.png")
+
+
+@app.command()
+@_friendly
+def tune(
+    data: Annotated[Path, typer.Argument(help="training data: class folders, CSV manifest or split list")],
+    trials: Annotated[int, typer.Option(help="trials in the study in total (a re-run continues until there are this many)")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="search folder: study.db, trials/, best_config.yaml, trials.csv, plots")],
+    space: Annotated[Optional[Path], typer.Option(help="search-space YAML (default: lr, weight decay, model, frames, fps, size, augmentation)")] = None,
+    timeout: Annotated[Optional[float], typer.Option(help="start no new trial after this many seconds")] = None,
+    jobs: Annotated[int, typer.Option(help="trials run in parallel (worker processes sharing the study)")] = 1,
+    group: Annotated[Optional[str], typer.Option(help="manifest column used as group (e.g. actor)")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="base experiment config (YAML/JSON) every trial starts from")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="training epochs per trial")] = None,
+    pruner: Annotated[str, typer.Option(help="stop bad trials early: median, halving (successive halving) or none")] = "median",
+    seed: Annotated[int, typer.Option(help="sampler seed")] = 0,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a base config field: section.field=value")] = None,
+    quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
+) -> None:
+    """Search hyper-parameters with Optuna (TPE, pruning); resumable; writes best_config.yaml."""
+    from vidlearn.engine.experiment import build_config
+    from vidlearn.engine.tune import default_space, format_params, load_space, tune as run_tune
+
+    cfg = build_config(config, overrides=set_, epochs=epochs)
+    params = load_space(space, base=cfg) if space else default_space(cfg)
+    r = run_tune(data, cfg, out, trials=trials, space=params, timeout=timeout, jobs=jobs, group=group,
+                 pruner=pruner, seed=seed, progress=not quiet, echo=typer.echo)
+    typer.echo(f"{r.complete} complete, {r.pruned} pruned, {r.failed} failed trial(s) in {r.study_db} ({r.ran} run now)")
+    if r.best_trial is None:
+        raise VidlearnError(f"no trial completed; see {out}/trials.csv")
+    typer.echo(f"best {r.direction_metric} {r.best_value:.4f} (trial {r.best_trial}): {format_params(r.best_params)}")
+    typer.echo(f"best config: {r.best_config} (vidlearn train {data} --config {r.best_config} --out RUN); "
+               f"its model: {r.best_run}/model; {out}/trials.csv, {out}/history.png, {out}/importance.png")
+
+
+@app.command("augment-preview")
+@_friendly
+def augment_preview(
+    data: Annotated[Path, typer.Argument(help="class folders, CSV manifest, split list or a video")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="the picture: .png/.jpg grid, or .gif with --gif")],
+    config: Annotated[Optional[Path], typer.Option(help="experiment config (YAML/JSON) with the transform section")] = None,
+    clips: Annotated[int, typer.Option(help="videos shown")] = 4,
+    gif: Annotated[bool, typer.Option("--gif", help="an animated GIF: before | after side by side, frame by frame")] = False,
+    seed: Annotated[int, typer.Option(help="random seed of the augmentations")] = 0,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a config field: section.field=value")] = None,
+) -> None:
+    """Show what the model sees: clips before (evaluation transform) and after (training augmentation)."""
+    from vidlearn.data.augment import augment_preview as preview
+    from vidlearn.engine.experiment import build_config
+
+    cfg = build_config(config, overrides=set_)
+    res = preview(data, cfg, out, clips=clips, gif=gif or None, seed=seed)
+    for path, reason in res.skipped:
+        typer.echo(f"skipped {path}: {reason}")
+    kind = "animated GIF" if res.path.suffix.lower() == ".gif" else "grid"
+    typer.echo(f"wrote {res.path}: {kind} of {res.clips} clip(s) before/after augmentation, {res.frames} frame(s) each")
+
+
+@app.command()
+@_friendly
+def features(
+    data: Annotated[Path, typer.Argument(help="videos: class folders, CSV manifest, split list or one video")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="the feature table to write (.parquet)")],
+    kind: Annotated[str, typer.Option("--kind", help="families: color,shape,motion,deep and/or deep:ARTIFACT")] = "color,shape,motion",
+    fps: Annotated[float, typer.Option(help="decode rate for the frame families (frames per second)")] = 8.0,
+    size: Annotated[int, typer.Option(help="decoded short side in pixels")] = 128,
+    workers: Annotated[int, typer.Option(help="processes for decoding + classical features (1: none)")] = 2,
+    group: Annotated[Optional[str], typer.Option(help="manifest column used as group (e.g. actor)")] = None,
+    quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
+) -> None:
+    """Compute a feature table (one row per video) to Parquet; resumes an interrupted run."""
+    from vidlearn.data.sources import load_records
+    from vidlearn.features.table import compute_feature_table
+
+    records = load_records(data, group=group, labelled=False)
+    table = compute_feature_table(records, kind, fps=fps, short_side=size, out=out, workers=workers,
+                                  progress=not quiet, echo=typer.echo)
+    info = table.attrs["vidlearn"]
+    for s in info["skipped"]:
+        typer.echo(f"skipped {s['path']}: {s['reason']}")
+    typer.echo(f"{len(table)} video(s) x {len(info['feature_columns'])} feature column(s) -> {out} "
+               f"({info['computed']} computed, {info['reused']} reused, {len(info['skipped'])} skipped)")
+
+
+@app.command()
+@_friendly
+def baseline(
+    table: Annotated[Path, typer.Argument(help="a feature table from `vidlearn features`")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="report folder (metrics, confusion matrix, model)")],
+    classifier: Annotated[str, typer.Option(help="svm, logreg, knn or rf")] = "svm",
+    cv: Annotated[Optional[str], typer.Option(help="leave-one-group-out or kfold:K (default: by group when there are groups)")] = None,
+    group: Annotated[str, typer.Option(help="table column holding the group")] = "group",
+    pca: Annotated[Optional[int], typer.Option(help="keep this many principal components")] = None,
+    columns: Annotated[Optional[str], typer.Option(help="feature column prefixes, e.g. color,motion")] = None,
+    seed: Annotated[int, typer.Option(help="random seed (folds, forests)")] = 0,
+) -> None:
+    """Cross-validate a classical classifier on a feature table; save the report and an ONNX model."""
+    from vidlearn.engine.baseline import run_baseline
+
+    result = run_baseline(table, out, classifier=classifier, cv=cv, group=group, pca=pca, columns=columns,
+                          seed=seed, echo=typer.echo)
+    m = result["video"]["metrics"]["accuracy"]
+    typer.echo(f"{result['protocol']}: video accuracy {m['mean']:.3f} ± {m['std']:.3f} over "
+               f"{result['video']['n_folds']} folds -> {out}/cv_metrics.json")
+
+
+@app.command()
+@_friendly
 def demo(
     out: Annotated[Path, typer.Option(help="output folder")] = Path("demo_out"),
 ) -> None:

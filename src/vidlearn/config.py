@@ -49,12 +49,58 @@ class TransformConfig(_Section):
     hflip: bool = True
     color_jitter: float = Field(0.0, ge=0.0, le=1.0, description="brightness/contrast/saturation strength")
     temporal_jitter: bool = False
+    # ---- augmentation (training only; every one is off by default) -------------------------
+    hue: float = Field(0.0, ge=0.0, le=0.5, description="colour jitter: hue turned by up to this fraction of a full turn")
+    grayscale_p: float = Field(0.0, ge=0.0, le=1.0, description="probability of turning a whole clip grey")
+    blur_p: float = Field(0.0, ge=0.0, le=1.0, description="probability of a Gaussian blur of the whole clip")
+    blur_sigma: tuple[float, float] = Field((0.1, 2.0), description="blur: sigma range in pixels (of the crop), one draw per clip")
+    erase_p: float = Field(0.0, ge=0.0, le=1.0, description="probability of random erasing (one box, the same in every frame)")
+    erase_scale: tuple[float, float] = Field((0.02, 0.33), description="random erasing: box area as a fraction of the frame")
+    erase_ratio: tuple[float, float] = Field((0.3, 3.3), description="random erasing: box aspect-ratio range")
+    erase_fill: Literal["mean", "random"] = Field("mean", description="random erasing: the mean colour (0 after normalisation) or Gaussian noise")
+    erase_per_frame: bool = Field(False, description="random erasing: a new box in every frame instead of one box through time")
+    speed: tuple[float, float] = Field(
+        (1.0, 1.0), description="playback speed factor range (e.g. [0.8, 1.25]); a clip spans speed * num_frames frames of time; [1, 1] is off"
+    )
+    randaugment_n: int = Field(0, ge=0, le=16, description="RandAugment: ops applied per clip (0 is off)")
+    randaugment_m: int = Field(9, ge=0, le=30, description="RandAugment: magnitude of every op, 0..30")
+    randaugment_ops: tuple[
+        Literal[
+            "brightness", "contrast", "saturation", "sharpness", "posterize", "solarize", "autocontrast",
+            "equalize", "rotate", "translate_x", "translate_y", "shear_x", "shear_y", "grayscale", "blur", "erase",
+        ],
+        ...,
+    ] = Field(
+        (
+            "brightness", "contrast", "saturation", "sharpness", "posterize", "solarize", "autocontrast",
+            "equalize", "rotate", "translate_x", "translate_y", "shear_x", "shear_y", "grayscale", "blur", "erase",
+        ),
+        description="RandAugment: the ops randaugment_n distinct ones are drawn from, per clip",
+    )
+    mixup_alpha: float = Field(0.0, ge=0.0, description="mixup: Beta(alpha, alpha) mixing weight of clip pairs; 0 is off (classification)")
+    cutmix_alpha: float = Field(0.0, ge=0.0, description="cutmix: Beta(alpha, alpha) kept area; one box through time; 0 is off (classification)")
+    mix_prob: float = Field(1.0, ge=0.0, le=1.0, description="mixup/cutmix: probability that a batch is mixed")
+    mix_switch_prob: float = Field(0.5, ge=0.0, le=1.0, description="mixup/cutmix: with both on, probability of cutmix for a batch")
 
     @model_validator(mode="after")
     def _check_scale(self) -> "TransformConfig":
         lo, hi = self.scale
         if not (0 < lo <= hi <= 1):
             raise ValueError(f"scale must satisfy 0 < min <= max <= 1, got {self.scale}")
+        ranges = {
+            "blur_sigma": (self.blur_sigma, 0.0, 20.0, "0 < min <= max <= 20"),
+            "erase_scale": (self.erase_scale, 0.0, 1.0, "0 < min <= max < 1"),
+            "erase_ratio": (self.erase_ratio, 0.0, float("inf"), "0 < min <= max"),
+            "speed": (self.speed, 0.0, 4.0, "0 < min <= max <= 4"),
+        }
+        for name, ((lo, hi), low, high, rule) in ranges.items():
+            if not (low < lo <= hi <= high) or (name == "erase_scale" and hi >= 1):
+                raise ValueError(f"{name} must satisfy {rule}, got {(lo, hi)}")
+        ops = self.randaugment_ops
+        if len(set(ops)) != len(ops):
+            raise ValueError(f"randaugment_ops lists an op twice: {list(ops)}")
+        if self.randaugment_n > len(ops):
+            raise ValueError(f"randaugment_n={self.randaugment_n} is more than the {len(ops)} op(s) in randaugment_ops")
         return self
 
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from vidlearn.config import ExperimentConfig
 from vidlearn.data.records import VideoRecord
+from vidlearn.errors import ConfigError
 
 __all__ = [
     "RandomClipSampler",
@@ -91,22 +92,70 @@ class RandomClipSampler(_Window):
 
     With ``jitter`` every time also moves by up to half the spacing (temporal jitter); times stay
     sorted and in bounds.
+
+    With ``speed=(lo, hi)`` (speed change) every clip is played at a random speed factor ``s``,
+    log-uniform in [lo, hi] (so 0.8 and 1.25 are as likely): its frames are ``s * stride / fps``
+    seconds apart and the clip spans ``s`` times as many seconds, as if the video had been
+    resampled to ``fps / s``. A speed above 1 is lowered (never below 1) when the clip would
+    otherwise run past the end of a video that holds it at normal speed.
     """
 
-    def __init__(self, num_frames: int, fps: float, stride: int = 1, *, jitter: bool = False) -> None:
+    def __init__(
+        self,
+        num_frames: int,
+        fps: float,
+        stride: int = 1,
+        *,
+        jitter: bool = False,
+        speed: tuple[float, float] | None = None,
+    ) -> None:
         super().__init__(num_frames, fps, stride)
         self.jitter = bool(jitter)
+        self.speed = _speed_range(speed)
+
+    def draw_speed(self, rng: np.random.Generator) -> float:
+        """A speed factor for one clip (1.0 without speed change)."""
+        if self.speed is None:
+            return 1.0
+        lo, hi = self.speed
+        if lo == hi:
+            return lo
+        return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
 
     def __call__(self, duration: float, rng: np.random.Generator | None = None, start: float = 0.0) -> np.ndarray:
         _check_duration(duration, start)
         rng = rng if rng is not None else np.random.default_rng()
         last, room = self._room(duration, start)
+        spacing = self.spacing
+        if self.speed is not None:
+            speed = self.draw_speed(rng)
+            if speed > 1 and room < (speed - 1) * self.span:  # too short for this speed: slow down
+                speed = max(1.0, (room + self.span) / self.span) if self.span > 0 else 1.0
+            spacing = self.spacing * speed
+            room = room + self.span - (self.num_frames - 1) * spacing
         first = start + (rng.uniform(0.0, room) if room > 0 else 0.0)
-        times = self._clip(first, last)
+        times = np.minimum(first + np.arange(self.num_frames, dtype=np.float64) * spacing, last)
         if self.jitter and self.num_frames > 1:
-            shift = rng.uniform(-0.5, 0.5, size=self.num_frames) * self.spacing
+            shift = rng.uniform(-0.5, 0.5, size=self.num_frames) * spacing
             times = np.maximum.accumulate(np.clip(times + shift, start, last))
         return times
+
+    def __repr__(self) -> str:
+        extra = (", jitter=True" if self.jitter else "") + (f", speed={self.speed}" if self.speed is not None else "")
+        return super().__repr__()[:-1] + extra + ")"
+
+
+def _speed_range(speed: tuple[float, float] | None) -> tuple[float, float] | None:
+    """A validated (lo, hi) speed range; None (and (1, 1)) means no speed change."""
+    if speed is None:
+        return None
+    try:
+        lo, hi = (float(v) for v in speed)
+    except (TypeError, ValueError):
+        raise ValueError(f"speed must be a (min, max) pair of factors, got {speed!r}") from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo <= hi):
+        raise ValueError(f"speed must satisfy 0 < min <= max, got {(lo, hi)}")
+    return None if lo == hi == 1.0 else (lo, hi)
 
 
 class MultiViewSampler(_Window):
@@ -209,11 +258,17 @@ def record_span(record: VideoRecord, duration: float) -> tuple[float, float]:
 
 def build_train_sampler(cfg: ExperimentConfig) -> TrainSampler:
     """The training sampler of ``cfg.sampling`` at ``cfg.decode.fps`` (temporal jitter from
-    ``cfg.transform.temporal_jitter``)."""
+    ``cfg.transform.temporal_jitter``, speed change from ``cfg.transform.speed``)."""
     s = cfg.sampling
+    speed = _speed_range(cfg.transform.speed)
     if s.train == "segments":
+        if speed is not None:
+            raise ConfigError(
+                f"transform.speed={list(cfg.transform.speed)}: speed change needs sampling.train='random' "
+                "(segment sampling already spreads the frames over the whole video)"
+            )
         return SegmentSampler(s.num_frames, train=True, fps=cfg.decode.fps)
-    return RandomClipSampler(s.num_frames, cfg.decode.fps, s.stride, jitter=cfg.transform.temporal_jitter)
+    return RandomClipSampler(s.num_frames, cfg.decode.fps, s.stride, jitter=cfg.transform.temporal_jitter, speed=speed)
 
 
 def build_test_sampler(cfg: ExperimentConfig) -> TestSampler:
