@@ -18,6 +18,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from vidlearn.errors import VideoError
 
@@ -27,6 +28,11 @@ _EPS = 1e-4
 # Without a keyframe index, seek instead of decoding through when the next time is this far ahead.
 _SEEK_GAP_S = 2.0
 _INTERPOLATION = "BILINEAR"
+# Threads per RGB conversion. frame.to_ndarray(...) builds a new swscale context for every frame,
+# with an automatic thread pool; at training sizes that setup costs several times the scaling
+# itself (bench/bench_decode.py, section 3), and conversions run one frame at a time anyway (and
+# DataLoader workers already use the cores).
+_SCALER_THREADS = 1
 
 
 @dataclass(frozen=True)
@@ -207,6 +213,7 @@ class _Converter:
         self.short_side = short_side
         self.size = size
         self._dims: tuple[int, int] | None = None
+        self._scaler = VideoReformatter()  # one swscale context for all frames of this call
 
     def __call__(self, frame: av.VideoFrame) -> np.ndarray:
         if self._dims is None:
@@ -216,7 +223,9 @@ class _Converter:
             ow, oh = output_size(dw, dh, short_side=self.short_side, size=self.size)
             self._dims = (oh, ow) if quarter else (ow, oh)  # size before rotation
         w, h = self._dims
-        arr = frame.to_ndarray(width=w, height=h, format="rgb24", interpolation=_INTERPOLATION)
+        arr = self._scaler.reformat(
+            frame, width=w, height=h, format="rgb24", interpolation=_INTERPOLATION, threads=_SCALER_THREADS
+        ).to_ndarray()
         if self.rotation:
             arr = np.ascontiguousarray(np.rot90(arr, k=self.rotation // 90))
         return arr
