@@ -141,6 +141,9 @@ class DataConfig(_Section):
     num_workers: int = Field(2, ge=0)
     cache: bool = Field(True, description="decode each video once and read later epochs from a disk cache")
     cache_dir: str | None = Field(None, description="cache folder; None: $VIDLEARN_CACHE or ~/.cache/vidlearn/frames")
+    cache_format: Literal["npy", "jpeg"] = Field(
+        "npy", description="npy: exact frames, memory-mapped (fastest); jpeg: ~10x smaller, ~2 grey levels off"
+    )
     val_fraction: float = Field(0.2, ge=0, lt=1)
 
 

@@ -344,10 +344,13 @@ def test_iter_video_frames_yields_every_frame_and_skips_bad_videos(bad_set, tmp_
     assert reported == [empty, text]
 
 
-def test_build_cache_follows_the_config(tmp_path):
-    assert build_cache(make_cfg()) is None
+def test_build_cache_follows_the_config(tmp_path, monkeypatch):
+    assert build_cache(make_cfg(**{"data.cache": False})) is None
     cache = build_cache(make_cfg(**{"data.cache_dir": str(tmp_path / "c")}))
-    assert cache is not None and cache.fps == 8 and cache.short_side == H
+    assert cache is not None and cache.fps == 8 and cache.short_side == H and cache.format == "npy"
+    assert build_cache(make_cfg(**{"data.cache_dir": str(tmp_path / "c"), "data.cache_format": "jpeg"})).format == "jpeg"
+    monkeypatch.setenv("VIDLEARN_CACHE", str(tmp_path / "env"))
+    assert build_cache(make_cfg()).root == tmp_path / "env"
     with pytest.raises(ValueError, match="short_side"):
         ClipDataset([], make_cfg(), train=True, cache=FrameCache(tmp_path, fps=8, short_side=64))
 

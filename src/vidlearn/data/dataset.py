@@ -75,11 +75,13 @@ _UNLABELLED_CLASS = -1  # target of an unlabelled record (classification); regre
 
 
 def build_cache(cfg: ExperimentConfig) -> FrameCache | None:
-    """The frame cache that ``cfg.data.cache_dir`` asks for (None when it is unset), at the
-    configuration's decode rate and short side."""
-    if not cfg.data.cache_dir:
+    """The frame cache the configuration asks for (None when ``data.cache`` is off), at its decode
+    rate, short side and format; the folder is ``data.cache_dir``, else ``$VIDLEARN_CACHE``, else
+    ``~/.cache/vidlearn/frames`` (entries are keyed by file identity, so sharing it is safe)."""
+    if not cfg.data.cache:
         return None
-    return FrameCache(cfg.data.cache_dir, fps=cfg.decode.fps, short_side=cfg.decode.short_side)
+    root = cfg.data.cache_dir or os.environ.get("VIDLEARN_CACHE") or Path.home() / ".cache" / "vidlearn" / "frames"
+    return FrameCache(Path(root), fps=cfg.decode.fps, short_side=cfg.decode.short_side, format=cfg.data.cache_format)
 
 
 def skip_summary(skipped: Sequence[tuple[str, str]], total: int) -> str:

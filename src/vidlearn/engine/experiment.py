@@ -83,7 +83,7 @@ def evaluate_artifact(
     """Evaluate a saved model on DATA (multi-view, clip- and video-level); writes the report files to `out`."""
     from vidlearn.data.sources import load_records
     from vidlearn.deploy.artifact import load_artifact
-    from vidlearn.engine.train import make_cache
+    from vidlearn.data.dataset import build_cache
     from vidlearn.models import build_model
 
     art = load_artifact(artifact)
@@ -99,7 +99,7 @@ def evaluate_artifact(
     from vidlearn.reports import write_run_report
 
     started = time.time()
-    metrics, _ = evaluate_and_report(model, records, cfg, Path(out), cache=make_cache(cfg), progress=progress)
+    metrics, _ = evaluate_and_report(model, records, cfg, Path(out), cache=build_cache(cfg), progress=progress)
     write_run_report(  # report.html beside metrics.json; a failure only warns
         Path(out), title=f"Evaluation report: {Path(artifact).name} on {Path(data).name}", metrics=metrics, config=cfg,
         timing={"evaluation": time.time() - started}, info={"model": str(artifact), "data": str(data), "architecture": cfg.model.name},

@@ -65,16 +65,6 @@ def prepare_config(cfg: ExperimentConfig, train_records: list[VideoRecord]) -> E
     return cfg.override({"task.target_mean": float(np.mean(values)), "task.target_std": std})
 
 
-def make_cache(cfg: ExperimentConfig):
-    """The frame cache the config asks for (None when disabled)."""
-    if not cfg.data.cache:
-        return None
-    from vidlearn.data.cache import FrameCache
-
-    root = cfg.data.cache_dir or os.environ.get("VIDLEARN_CACHE") or Path.home() / ".cache" / "vidlearn" / "frames"
-    return FrameCache(Path(root), fps=cfg.decode.fps, short_side=cfg.decode.short_side)
-
-
 def build_task_model(cfg: ExperimentConfig) -> torch.nn.Module:
     """The configured architecture with the task's number of outputs (and local pretrained weights)."""
     from vidlearn.models import build_model
@@ -128,7 +118,7 @@ def fit(
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
-    from vidlearn.data.dataset import ClipDataset, collate_skip_bad, make_loader  # noqa: F401
+    from vidlearn.data.dataset import ClipDataset, build_cache, make_loader
     from vidlearn.engine.module import VideoModule
     from vidlearn.engine.optim import class_weights
 
@@ -138,7 +128,7 @@ def fit(
     cfg = prepare_config(cfg, train_records)
     cfg.save(run / "config.yaml")
     L.seed_everything(cfg.optim.seed, workers=True, verbose=False)
-    cache = make_cache(cfg)
+    cache = build_cache(cfg)
     classes = cfg.task.classes
     class_to_idx = {c: i for i, c in enumerate(classes)} if cfg.task.kind == "classification" else None
 
