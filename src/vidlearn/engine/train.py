@@ -40,6 +40,23 @@ class TrainResult:
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
+# Lightning messages that say nothing to a vidlearn user (hardware lines, tips, expected set-ups).
+_NOISE = (
+    ".*does not have many workers.*",
+    ".*The number of training batches.*",
+    ".*You defined a `validation_step` but have no `val_dataloader`.*",
+    ".*isinstance\\(treespec, LeafSpec\\).*",
+    ".*Checkpoint directory .* exists and is not empty.*",
+)
+
+
+def _quiet_lightning() -> None:
+    import logging
+
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda", "lightning.fabric.utilities.seed"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def prepare_config(cfg: ExperimentConfig, train_records: list[VideoRecord]) -> ExperimentConfig:
     """Fill what the data decides: class names (classification) or target mean/std (regression)."""
     if not train_records:
@@ -123,6 +140,7 @@ def fit(
     from vidlearn.engine.optim import class_weights
 
     started = time.time()
+    _quiet_lightning()
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
     cfg = prepare_config(cfg, train_records)
@@ -197,8 +215,8 @@ def fit(
         else:
             echo(f"no checkpoint at {last}: starting from scratch")
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-        warnings.filterwarnings("ignore", message=".*The number of training batches.*")
+        for message in _NOISE:
+            warnings.filterwarnings("ignore", message=message)
         trainer.fit(module, train_dataloaders=train_dl, val_dataloaders=val_dl, ckpt_path=ckpt_path)
     epochs = int(trainer.current_epoch)
     skipped = _read_skips(skip_log)

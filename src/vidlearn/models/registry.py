@@ -116,7 +116,31 @@ def build_model(name: str, *, num_classes: int, **options: Any) -> nn.Module:
     except ValueError as exc:
         raise ConfigError(f"model.options: {name}: {exc}") from exc
     model.model_name = name
+    use_channels_last_3d(model)
     return model
+
+
+def _to_channels_last_3d(module: nn.Module, args: tuple) -> tuple:
+    x = args[0]
+    if torch.onnx.is_in_onnx_export() or torch.jit.is_tracing():
+        return args  # a layout is not an operation: exported graphs stay plain
+    if isinstance(x, torch.Tensor) and x.ndim == 5:
+        return (x.contiguous(memory_format=torch.channels_last_3d), *args[1:])
+    return args
+
+
+def use_channels_last_3d(model: nn.Module) -> bool:
+    """Give a model with 3-D convolutions the channels-last-3d memory layout (its 5-D weights,
+    and its input through a forward pre-hook). On the CPU this makes a training step of the 3-D
+    CNNs 2-10x faster (bench/bench_train_step.py); frame models keep the default layout, which
+    is faster for them. Values, names and shapes are unchanged. Returns whether it applied."""
+    if not any(isinstance(m, nn.Conv3d) for m in model.modules()):
+        return False
+    for p in model.parameters():
+        if p.ndim == 5:
+            p.data = p.data.contiguous(memory_format=torch.channels_last_3d)
+    model.register_forward_pre_hook(_to_channels_last_3d)
+    return True
 
 
 def example_input(model: nn.Module, clip: tuple[int, int, int] = (8, 64, 64), batch: int = 1) -> torch.Tensor:
