@@ -238,12 +238,14 @@ def cluster(
     scale: Annotated[bool, typer.Option(help="standardise every feature column first")] = True,
     projection: Annotated[str, typer.Option(help="map: pca or tsne")] = "pca",
     thumbnails: Annotated[Optional[bool], typer.Option("--thumbnails/--no-thumbnails", help="middle frames on the map (default: when <= 100 videos)")] = None,
-    eps: Annotated[Optional[float], typer.Option(help="dbscan radius (default: estimated)")] = None,
+    eps: Annotated[Optional[float], typer.Option(help="dbscan radius (default: chosen by silhouette)")] = None,
     min_samples: Annotated[Optional[int], typer.Option(help="dbscan/hdbscan min_samples")] = None,
+    min_cluster_size: Annotated[Optional[int], typer.Option(help="hdbscan min_cluster_size")] = None,
+    labels: Annotated[Optional[str], typer.Option(help="table column to score against (default: target), e.g. group")] = None,
     group: Annotated[Optional[str], typer.Option(help="manifest column used as group (e.g. actor)")] = None,
-    fps: Annotated[Optional[float], typer.Option(help="feature decoding rate (default: the feature table's)")] = None,
-    short_side: Annotated[Optional[int], typer.Option(help="feature decoding short side in pixels")] = None,
-    workers: Annotated[Optional[int], typer.Option(help="parallel feature extraction")] = None,
+    fps: Annotated[Optional[float], typer.Option(help="data only: decode rate for the features (default 8)")] = None,
+    size: Annotated[Optional[int], typer.Option(help="data only: decoded short side in pixels (default 128)")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="data only: processes for decoding + classical features (default 2)")] = None,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
@@ -252,8 +254,9 @@ def cluster(
 
     result = cluster_videos(
         source, out, features=features, method=method, k=k, auto=auto, scale=scale, pca=pca, seed=seed,
-        projection=projection, thumbnails=thumbnails, group=group, fps=fps, short_side=short_side,
-        workers=workers, progress=not quiet, eps=eps, min_samples=min_samples,
+        projection=projection, thumbnails=thumbnails, group=group, fps=fps, short_side=size,
+        workers=workers, progress=not quiet, eps=eps, min_samples=min_samples, min_cluster_size=min_cluster_size,
+        labels=labels, echo=typer.echo,
     )
     for s in result.skipped:
         typer.echo(f"skipped {s['path']}: {s['reason']}")
