@@ -58,3 +58,8 @@ def tmp_path_for(path: str | Path) -> Path:
     os.fchmod(fd, _default_mode())
     os.close(fd)
     return Path(tmp)
+
+
+def safe_name(name: str) -> str:
+    """A file-name-safe form of `name` (letters, digits, '-', '_' and '.'; anything else '_')."""
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)

@@ -185,3 +185,19 @@ def test_read_frames_rejects_nonsense_times(tmp_path: Path) -> None:
         read_frames(path, [])
     with pytest.raises(ValueError):
         read_frames(path, [float("nan")])
+
+
+def test_a_training_clip_takes_the_skip_nonreference_fast_path(clips_dir: Path, monkeypatch) -> None:
+    import vidlearn.io.decode as dec
+
+    path = clips_dir / "mmaction2_tests_test.mp4"  # H.264 with B-frames (non-reference frames)
+    times = 3.0 + np.arange(16) / 8.0
+    expected = read_frames(path, times, short_side=32)  # may use either path
+
+    def general_path_used(*a, **k):
+        raise AssertionError("the general path ran for a short window")
+
+    monkeypatch.setattr(dec, "_keyframe_times", general_path_used)
+    np.testing.assert_array_equal(read_frames(path, times, short_side=32), expected)
+    _, frames = decode_clip(path, short_side=32)
+    np.testing.assert_array_equal(expected[0], frames[90])  # 3.0 s at 30 fps

@@ -28,7 +28,6 @@ import ctypes
 import errno
 import json
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -36,7 +35,6 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +45,7 @@ from torch import nn
 
 from vidlearn import __version__
 from vidlearn.config import ExperimentConfig
+from vidlearn.provenance import package_versions
 from vidlearn.errors import ArtifactError, ConfigError
 from vidlearn.fsutil import tmp_path_for
 
@@ -181,7 +180,7 @@ def _make_meta(
         "class_names": class_names,
         "num_outputs": int(num_outputs),
         "metrics": to_jsonable(metrics or {}),
-        "versions": _versions(),
+        "versions": package_versions("torch", "av", "numpy", "safetensors"),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "input": {
             "num_frames": config.sampling.num_frames,
@@ -195,21 +194,6 @@ def _make_meta(
     }
 
 
-def _versions() -> dict[str, str | None]:
-    def dist(name: str) -> str | None:
-        try:
-            return importlib_metadata.version(name)
-        except importlib_metadata.PackageNotFoundError:
-            return None
-
-    return {
-        "vidlearn": __version__,
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "av": dist("av"),
-        "numpy": dist("numpy"),
-        "safetensors": dist("safetensors"),
-    }
 
 
 def _tensors_for_saving(model: nn.Module) -> dict[str, torch.Tensor]:

@@ -44,7 +44,6 @@ import csv
 import io
 import json
 import os
-import platform
 import shutil
 import tempfile
 import uuid
@@ -52,7 +51,6 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +59,8 @@ import pandas as pd
 
 from vidlearn.data.records import VideoRecord
 from vidlearn.errors import ArtifactError, ConfigError, DataSourceError
+from vidlearn.fsutil import safe_name
+from vidlearn.provenance import package_versions
 
 __all__ = [
     "BASELINE_FORMAT",
@@ -302,7 +302,7 @@ def run_baseline(
             fold_of[i] = fold.name
         m = classification_metrics(y[te], scores, classes, level="video")
         per_fold.append(m)
-        write_metrics(run / "folds" / _safe(fold.name) / "eval" / "metrics.json", {"video": m})
+        write_metrics(run / "folds" / safe_name(fold.name) / "eval" / "metrics.json", {"video": m})
         say(f"[{k}/{len(folds)}] {fold.name}: train {len(tr)}, test {len(te)}, video accuracy {m['accuracy']:.3f}")
 
     pooled = classification_metrics(y, oof, classes, level="video")
@@ -401,27 +401,9 @@ def _write_report(run: Path, summary: dict[str, Any], pooled: dict[str, Any], cl
     atomic_write_text(run / "predictions.csv", buf.getvalue())
 
 
-def _safe(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
-
-
 # ---- saving & loading (ONNX, never pickle) -------------------------------------------------
 
 
-def _versions() -> dict[str, str | None]:
-    def dist(name: str) -> str | None:
-        try:
-            return importlib_metadata.version(name)
-        except importlib_metadata.PackageNotFoundError:
-            return None
-
-    from vidlearn import __version__
-
-    return {
-        "vidlearn": __version__,
-        "python": platform.python_version(),
-        **{n: dist(n) for n in ("scikit-learn", "skl2onnx", "onnx", "onnxruntime", "numpy")},
-    }
 
 
 def save_baseline(out_dir: str | Path, pipeline: Any, columns: Sequence[str], classes: Sequence[str],
@@ -457,7 +439,7 @@ def save_baseline(out_dir: str | Path, pipeline: Any, columns: Sequence[str], cl
         "input": {"name": "X", "dtype": "float64", "shape": [None, len(columns)]},
         "scores": {"output": 1, "transform": transform},
         **to_jsonable(dict(info or {})),
-        "versions": _versions(),
+        "versions": package_versions("scikit-learn", "skl2onnx", "onnx", "onnxruntime", "numpy"),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     if target.exists():

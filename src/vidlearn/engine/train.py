@@ -10,7 +10,6 @@ A run directory holds:
 
 from __future__ import annotations
 
-import os
 import time
 import warnings
 from collections.abc import Callable
@@ -24,6 +23,7 @@ import torch
 from vidlearn.config import ExperimentConfig
 from vidlearn.data.records import VideoRecord
 from vidlearn.errors import ConfigError, DataSourceError
+from vidlearn.fsutil import safe_name
 
 Echo = Callable[[str], None]
 
@@ -329,7 +329,7 @@ def cross_validate(
     cfg = prepare_config(cfg, records)  # classes from all data: every fold has the same head
     per_fold = []
     for i, fold in enumerate(folds, start=1):
-        fold_dir = run / "folds" / _safe(fold.name)
+        fold_dir = run / "folds" / safe_name(fold.name)
         done = fold_dir / "eval" / "metrics.json"
         if resume and done.is_file() and (fold_dir / "model").is_dir():
             import json
@@ -357,9 +357,6 @@ def cross_validate(
         plot_confusion_matrix(np.asarray(summary["video"]["confusion_matrix"]), cfg.task.classes, run / "cv_confusion.png")
     from vidlearn.reports import write_cv_report  # report.html beside cv_metrics.json; a failure only warns
 
-    write_cv_report(run, summary, folds={f.name: run / "folds" / _safe(f.name) for f in folds}, config=cfg, info={"model": cfg.model.name}, echo=echo)
+    write_cv_report(run, summary, folds={f.name: run / "folds" / safe_name(f.name) for f in folds}, config=cfg, info={"model": cfg.model.name}, echo=echo)
     return summary
 
-
-def _safe(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)

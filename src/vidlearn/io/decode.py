@@ -28,6 +28,8 @@ _EPS = 1e-4
 # Without a keyframe index, seek instead of decoding through when the next time is this far ahead.
 _SEEK_GAP_S = 2.0
 _INTERPOLATION = "BILINEAR"
+# Times spanning at most this many seconds are read by the skip-non-reference-frames fast path.
+_WINDOW_S = 4.0
 # Threads per RGB conversion. frame.to_ndarray(...) builds a new swscale context for every frame,
 # with an automatic thread pool; at training sizes that setup costs several times the scaling
 # itself (bench/bench_decode.py, section 3), and conversions run one frame at a time anyway (and
@@ -263,6 +265,10 @@ def read_frames(
     out: list[np.ndarray | None] = [None] * req.size
     with open_video(p, threads=threads) as (container, stream):
         start = _stream_start(stream)
+        if req.max() - req.min() <= _WINDOW_S:
+            window = _read_window(container, stream, req, short_side=short_side, size=size, path=p)
+            if window is not None:
+                return window
         keyframes = _keyframe_times(stream)
         converter: _Converter | None = None
         frames_iter: Iterator[av.VideoFrame] | None = None
@@ -304,6 +310,65 @@ def read_frames(
                 last_frame, last_arr = cur, converter(cur)
             out[idx] = last_arr
     return np.stack(out)  # type: ignore[arg-type]
+
+
+def _read_window(container, stream, req: np.ndarray, *, short_side, size, path: Path) -> np.ndarray | None:
+    """Fast path for times within a short window (a training clip): demux the packets from the
+    keyframe before the window to just past it, work out which frames are shown at the times,
+    and tell the decoder to skip the non-reference frames that are not (nothing is predicted
+    from a non-reference frame, so the shown frames are bit-identical). Returns None when the
+    file does not allow it (missing timestamps, a seek that lands late), and the general path runs."""
+    tb = stream.time_base
+    if tb is None:
+        return None
+    s0 = int(stream.start_time or 0)
+    tpts = [s0 + int(math.floor((max(0.0, float(t)) + _EPS) / tb)) for t in req]
+    lo, hi = min(tpts), max(tpts)
+    cc = stream.codec_context
+    try:
+        container.seek(max(lo, s0), backward=True, any_frame=False, stream=stream)
+        packets = []
+        for pkt in container.demux(stream):
+            if pkt.size == 0:
+                continue
+            if pkt.pts is None or pkt.dts is None:
+                return None
+            packets.append(pkt)
+            if pkt.dts > hi:  # dts <= pts: every frame shown up to hi is in hand
+                break
+        shown = sorted(pkt.pts for pkt in packets)
+        if not shown or (shown[0] > lo and lo > s0):
+            return None  # the seek landed after the first time: let the general path back off
+        pick = [shown[max(0, bisect.bisect_right(shown, tp) - 1)] for tp in tpts]
+        need = set(pick)
+        got: dict[int, np.ndarray] = {}
+        converter: _Converter | None = None
+
+        def take(frames) -> bool:
+            nonlocal converter
+            for f in frames:
+                if f.pts in need and f.pts not in got:
+                    if converter is None:
+                        converter = _Converter(stream, int(round(f.rotation or 0)) % 360, short_side, size)
+                    got[f.pts] = converter(f)
+            return len(got) == len(need)
+
+        done = False
+        for pkt in packets:
+            cc.skip_frame = "DEFAULT" if pkt.pts in need else "NONREF"
+            if take(cc.decode(pkt)):
+                done = True
+                break
+        cc.skip_frame = "DEFAULT"
+        if not done:
+            done = take(cc.decode(None))  # drain the frames still inside a frame-threaded decoder
+    except av.error.FFmpegError as exc:
+        raise VideoError(path, f"cannot decode the frames near {float(req.min()):.3f}s ({_ffmpeg_reason(exc)})") from None
+    finally:
+        cc.skip_frame = "DEFAULT"
+    if not done:
+        return None
+    return np.stack([got[p] for p in pick])
 
 
 def _should_seek(cur_time: float, target: float, keyframes: list[float], pending, start: float) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from vidlearn.models.base import VideoClassifier, check_dropout, make_head
+from vidlearn.models.base import VideoClassifier, check_dropout
 from vidlearn.models.registry import register_model
 
 
