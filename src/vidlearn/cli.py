@@ -136,14 +136,23 @@ def models(
         t, h, w = (int(v) for v in clip.split(","))
     except ValueError:
         raise typer.BadParameter("--clip must look like T,H,W, e.g. 16,112,112") from None
-    rows = [model_info(name, clip=(t, h, w)) for name in list_models(filter)]
+    from vidlearn.models import model_family
+
+    rows = []
+    for name in list_models(filter):
+        try:
+            rows.append(model_info(name, clip=(t, h, w)))
+        except VidlearnError as exc:  # e.g. feature_rnn needs in_features: listed, not measured
+            rows.append({"name": name, "family": model_family(name), "params": None, "macs": None, "note": str(exc)})
     if as_json:
         _echo_json(rows)
         return
     typer.echo(f"{'name':<22} {'family':<12} {'params':>10} {'GMACs @' + clip:>20}")
     for r in rows:
-        macs = "-" if r.get("macs") is None else f"{r['macs'] / 1e9:.3f}"
-        typer.echo(f"{r['name']:<22} {r['family']:<12} {r['params'] / 1e6:>9.2f}M {macs:>20}")
+        if r["params"] is None:
+            typer.echo(f"{r['name']:<22} {r['family']:<12} {'-':>10} {'-':>20}  ({r['note'].split(': ', 1)[-1]})")
+            continue
+        typer.echo(f"{r['name']:<22} {r['family']:<12} {r['params'] / 1e6:>9.2f}M {r['macs'] / 1e9:>20.3f}")
 
 
 @app.command()

@@ -500,3 +500,20 @@ def test_regression_artifact_has_one_output(tmp_path: Path, config: ExperimentCo
     x = _clip()
     with torch.no_grad():
         assert torch.equal(rebuilt(x), model(x))
+
+
+def test_vidlearn_load_gives_a_predictor_and_rejects_foreign_files(tmp_path) -> None:
+    import vidlearn
+    from vidlearn.config import ExperimentConfig
+    from vidlearn.deploy.artifact import save_artifact
+    from vidlearn.errors import ArtifactError
+    from vidlearn.models import build_model
+
+    cfg = ExperimentConfig().override({"model.name": "r3d_tiny", "task.classes": ["a", "b"]})
+    model = build_model("r3d_tiny", num_classes=2)
+    save_artifact(tmp_path / "m", model, cfg, ["a", "b"])
+    predictor = vidlearn.load(tmp_path / "m")
+    assert predictor.class_names == ["a", "b"] and predictor.config.model.name == "r3d_tiny"
+    (tmp_path / "junk.vidlearn").write_bytes(b"\x80\x04not safetensors")
+    with pytest.raises(ArtifactError):
+        vidlearn.load(tmp_path / "junk.vidlearn")

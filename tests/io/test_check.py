@@ -92,3 +92,13 @@ def test_cli_frames_by_time(good_data: Path, tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     names = sorted(p.name for p in (tmp_path / "frames").iterdir())
     assert names[:2] == ["frame_000000_t0.000.jpg", "frame_000001_t0.200.jpg"] and len(names) == 5
+
+
+def test_cli_models_lists_names_parameters_and_macs() -> None:
+    res = _cli("models", "tiny", "--clip", "8,64,64", "--json")
+    assert res.returncode == 0, res.stderr
+    rows = {r["name"]: r for r in json.loads(res.stdout)}
+    assert {"r2plus1d_tiny", "r3d_tiny", "x3d_tiny"} <= set(rows)
+    assert 0.5e6 < rows["r2plus1d_tiny"]["params"] < 1.5e6 and rows["r2plus1d_tiny"]["macs"] > 1e8
+    table = _cli("models")
+    assert table.returncode == 0 and "frame_effnet_lite0" in table.stdout and "GMACs" in table.stdout

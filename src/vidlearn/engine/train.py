@@ -251,6 +251,9 @@ def fit(
         timing={"total": time.time() - started},
         info={"model": cfg.model.name, "epochs": epochs, "training videos": len(train_records), "evaluation videos": len(targets or [])},
     )
+    if cache is not None:
+        ci = cache.info()
+        echo(f"frame cache {cache.root}: {ci['entries']} video(s), {ci['bytes'] / 1e6:.1f} MB ({cache.format}, {cfg.decode.fps:g} fps, short side {cfg.decode.short_side})")
     if skipped:
         echo(f"{len(set(skipped))} video(s) skipped: " + "; ".join(f"{p}: {r}" for p, r in sorted(set(skipped))[:10]))
     return TrainResult(run, artifact, metrics, epochs, time.time() - started, sorted(set(skipped)))

@@ -184,6 +184,12 @@ def model_info(
         model_name = getattr(model, "model_name", type(model).__name__)
         device = next(model.parameters()).device
     else:  # built on the meta device: shapes only, so even the big models cost nothing to measure
+        accepted = model_options(name)
+        # models built for one clip size (the video transformer) are built for the asked clip
+        if "num_frames" in accepted and "num_frames" not in options:
+            options["num_frames"] = clip[0]
+        if "img_size" in accepted and "img_size" not in options and clip[1] == clip[2]:
+            options["img_size"] = clip[1]
         with torch.device("meta"):
             model = build_model(name, num_classes=num_classes, **options)
         model_name, device = name, torch.device("meta")
