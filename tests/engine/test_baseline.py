@@ -58,6 +58,8 @@ def test_cross_validation_report_has_the_metrics_schema(classifier: str, tmp_pat
     preds = pd.read_csv(tmp_path / "run" / "predictions.csv")
     assert len(preds) == len(table) and set(preds["fold"]) == set(result["folds"])
     assert (preds["predicted"] == preds["target"]).mean() == pytest.approx(result["pooled"]["accuracy"])
+    report = (tmp_path / "run" / "report.html").read_text()
+    assert all(f'id="{sid}"' in report for sid in ("summary", "folds", "confusion", "per-class", "confused-pairs")) and "<img" in report
 
 
 @pytest.mark.parametrize(("classifier", "pca"), [("svm", None), ("logreg", 3), ("knn", None), ("rf", None), ("svm", 40)])

@@ -176,7 +176,7 @@ def test_report_files_are_written(blobs, tmp_path):
     r = cluster_table(blobs, k=3)
     written = write_cluster_report(r, tmp_path / "out", thumbnails=False)
     out = tmp_path / "out"
-    assert set(written) == {"assignments", "metrics", "map"}
+    assert set(written) == {"assignments", "metrics", "map", "report"}
     rows = list(csv.DictReader(open(out / "assignments.csv")))
     assert len(rows) == N and set(rows[0]) == {"path", "cluster", "label"}
     assert {(row["path"], int(row["cluster"]), row["label"]) for row in rows} == {
@@ -188,7 +188,9 @@ def test_report_files_are_written(blobs, tmp_path):
     assert sum(m["sizes"].values()) == N
     with Image.open(out / "cluster_map.png") as im:
         assert im.format == "PNG" and im.size[0] > 300
-    assert sorted(p.name for p in out.iterdir()) == ["assignments.csv", "cluster_map.png", "cluster_metrics.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["assignments.csv", "cluster_map.png", "cluster_metrics.json", "report.html"]
+    report = (out / "report.html").read_text()
+    assert all(f'id="{sid}"' in report for sid in ("summary", "clusters", "map", "assignments")) and "<img" in report
 
 
 def test_map_thumbnails_default_on_for_small_tables(blobs, tmp_path):

@@ -125,6 +125,8 @@ def test_search_writes_reports_resumes_and_best_config_trains_unchanged(data: Pa
         assert (Path(r["run_dir"]) / "model" / "model.safetensors").is_file()
     for png in ("history.png", "importance.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
+    report = (out / "report.html").read_text()
+    assert all(f'id="{sid}"' in report for sid in ("summary", "best", "history", "importance", "trials", "config")) and "<img" in report
 
     # best_config.yaml is an ordinary experiment config: `vidlearn train --config` reads it as is
     best = max(rows, key=lambda r: float(r["value"]))

@@ -28,6 +28,9 @@ same data. A run folder holds::
                          "pooled": classification_metrics over all out-of-fold predictions}
     cv_confusion.png    the pooled confusion matrix;  per_class.md   per-class table (pooled)
     predictions.csv     out-of-fold prediction and scores of every row
+    report.html         self-contained page: mean ± std over folds, one row per fold, the pooled
+                        confusion matrix and per-class table, thumbnails of misclassified videos,
+                        the settings (timing.json: how long it took)
     folds/NAME/eval/metrics.json   {"video": classification_metrics(...)} per fold
     model/              the pipeline fitted on every labelled row: model.onnx + baseline.json
 
@@ -46,6 +49,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 import uuid
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -289,6 +293,7 @@ def run_baseline(
 
     run = Path(out)
     run.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
     per_fold: list[dict[str, Any]] = []
     oof = np.zeros((len(rows), len(classes)))
     fold_of = [""] * len(rows)
@@ -324,12 +329,16 @@ def run_baseline(
     }
     write_metrics(run / "cv_metrics.json", summary)
     _write_report(run, summary, pooled, classes, rows, oof, fold_of)
+    timing: dict[str, Any] = {"cross-validation": time.perf_counter() - started}
     if save_model:
+        started = time.perf_counter()
         pipe = _fit(make_pipeline(classifier, pca=pca, seed=seed, **options), x, np.array(classes)[y])
         fitted = FittedBaseline(pipe, cols, classes, _info(classifier, options, pca, seed, frame))
         fitted.info["cv"] = {"protocol": str(protocol), "video": summary["video"]}
         summary["model"] = str(fitted.save(run / "model"))
+        timing["final model (fit + ONNX export)"] = time.perf_counter() - started
         say(f"model fitted on all {len(rows)} video(s): {summary['model']}")
+    _write_html_report(run, summary, classes, rows, oof, fold_of, cols, echo=echo, timing=timing)
     return summary
 
 
@@ -399,6 +408,80 @@ def _write_report(run: Path, summary: dict[str, Any], pooled: dict[str, Any], cl
         w.writerow([rows["path"].iloc[i], rows["target"].iloc[i], fold_of[i], classes[int(oof[i].argmax())],
                     *[f"{v:.6g}" for v in oof[i]]])
     atomic_write_text(run / "predictions.csv", buf.getvalue())
+
+
+def _write_html_report(run: Path, summary: dict[str, Any], classes: list[str], rows: pd.DataFrame, oof: np.ndarray,
+                       fold_of: list[str], cols: list[str], *, echo: Echo | None,
+                       timing: Mapping[str, Any]) -> Path | None:
+    """run/report.html: the CV summary (folds, pooled confusion matrix, per-class table), the
+    misclassified videos' thumbnails and the baseline's settings. A failure only warns: the run
+    itself has succeeded."""
+    from vidlearn.reports import write_run_report
+
+    try:
+        predictions, info = _report_rows(summary, classes, rows, oof, fold_of, cols)
+    except Exception as exc:  # noqa: BLE001 - a missing report must not fail a finished run
+        import sys
+
+        (echo or (lambda s: print(s, file=sys.stderr)))(f"warning: {run / 'report.html'} not written ({exc.__class__.__name__}: {exc})")
+        return None
+    return write_run_report(
+        run,
+        title=f"Baseline report: {summary['baseline']['classifier']} ({run.name})",
+        metrics=summary,
+        config=summary["baseline"],
+        images={"confusion": run / "cv_confusion.png"},
+        predictions=predictions,
+        info=info,
+        timing=timing,
+        echo=echo,
+    )
+
+
+def _report_rows(summary: dict[str, Any], classes: list[str], rows: pd.DataFrame, oof: np.ndarray,
+                 fold_of: list[str], cols: list[str]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The report's per-video predictions (path, true, predicted, score, fold[, start, end]) and
+    its summary facts."""
+    settings = summary["baseline"]
+    # SVC's decision values are not probabilities: the report would label them "p(class)"
+    probabilities = settings["classifier"] != "svm" or bool(settings["options"].get("probability"))
+    source = Path(str(settings.get("table") or ""))
+    base = source.parent if source.is_file() else None
+    predictions = []
+    for i in range(len(rows)):
+        k = int(oof[i].argmax())
+        pred: dict[str, Any] = {
+            "path": str(_video_path(rows["path"].iloc[i], base)),
+            "true": str(rows["target"].iloc[i]),
+            "predicted": classes[k],
+            "score": float(oof[i, k]) if probabilities else None,
+            "fold": fold_of[i],
+        }
+        for key in ("start", "end"):
+            if key in rows.columns:
+                value = rows[key].iloc[i]
+                pred[key] = None if pd.isna(value) else float(value)
+        predictions.append(pred)
+    families = list(dict.fromkeys(c.split(".", 1)[0] for c in cols))
+    info = {
+        "classifier": settings["classifier"] + (f" + PCA({settings['pca']})" if settings.get("pca") else ""),
+        "options": ", ".join(f"{k}={v}" for k, v in settings["options"].items()) or None,
+        "features": f"{len(cols)} column(s): " + ", ".join(families),
+        "columns": ", ".join(settings["columns"]) if settings.get("columns") else "all feature columns",
+        "folds": len(summary["folds"]),  # the protocol is a fact of its own (from the metrics)
+        "group column": settings.get("group"),
+        "table": settings.get("table"),
+        "model": summary.get("model"),
+    }
+    return predictions, info
+
+
+def _video_path(raw: Any, base: Path | None) -> Path:
+    """A table's video path; a relative one that does not exist is looked up beside the table."""
+    p = Path(str(raw))
+    if p.is_absolute() or base is None or p.exists():
+        return p
+    return base / p
 
 
 # ---- saving & loading (ONNX, never pickle) -------------------------------------------------

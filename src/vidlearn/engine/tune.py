@@ -565,7 +565,7 @@ def tune(
 ) -> TuneResult:
     """Search hyper-parameters on DATA until `trials` trials have finished in OUT's study (this
     call runs only the missing ones), then write OUT/trials.csv, OUT/best_config.yaml,
-    OUT/history.png and OUT/importance.png. `cfg` is the base configuration every trial starts
+    OUT/history.png, OUT/importance.png and OUT/report.html. `cfg` is the base configuration every trial starts
     from (epochs, batch size, ... are taken from it); `space` defaults to `default_space(cfg)`."""
     from vidlearn.data.sources import load_records
     from vidlearn.data.splits import train_val_test_split
@@ -630,7 +630,7 @@ def tune(
                 _run_parallel(job, remaining, timeout, min(jobs, remaining), echo)
         finally:
             study = optuna.load_study(study_name=STUDY_NAME, storage=storage)
-            files = write_reports(study, cfg, out_dir, metric=metric, seed=seed)
+            files = write_reports(study, cfg, out_dir, metric=metric, seed=seed, echo=echo)
         all_trials = study.get_trials(deepcopy=False)
         ran = _started(all_trials) - before
     complete = [t for t in all_trials if t.state == TrialState.COMPLETE]
@@ -684,9 +684,12 @@ def _run_parallel(job: _Job, n_trials: int, timeout: float | None, jobs: int, ec
 # ---- reports --------------------------------------------------------------------------------
 
 
-def write_reports(study: optuna.Study, base: ExperimentConfig, out: Path, *, metric: str, seed: int = 0) -> dict[str, Path]:
+def write_reports(
+    study: optuna.Study, base: ExperimentConfig, out: Path, *, metric: str, seed: int = 0, echo: Echo | None = None
+) -> dict[str, Path]:
     """trials.csv (every trial), best_config.yaml (base + best values: `vidlearn train --config`
-    takes it as is), history.png and importance.png. Returns the files written."""
+    takes it as is), history.png, importance.png and the self-contained report.html (which only
+    warns through `echo`, default stderr, when it cannot be written). Returns the files written."""
     trials = study.get_trials(deepcopy=False)
     files = {"trials": _write_trials_csv(trials, out / "trials.csv")}
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
@@ -710,7 +713,99 @@ def write_reports(study: optuna.Study, base: ExperimentConfig, out: Path, *, met
                 else f"cannot be computed: {text.splitlines()[0][:80] if text else exc.__class__.__name__}"
             )
     files["importance"] = plot_importance(importances, out / "importance.png", note=note)
+    report = write_tune_report(study, out, files, metric=metric, importances=importances, echo=echo)
+    if report is not None:
+        files["report"] = report
     return files
+
+
+def write_tune_report(
+    study: optuna.Study,
+    out: Path,
+    files: Mapping[str, Path],
+    *,
+    metric: str,
+    importances: Mapping[str, float] | None = None,
+    echo: Echo | None = None,
+) -> Path | None:
+    """OUT/report.html: the best value and parameters, the history and importance plots, one row
+    per trial (linked to the trial's own report) and best_config.yaml. Returns its path, or None
+    after a one-line warning when it could not be written (the search itself has succeeded)."""
+    try:
+        from vidlearn.reports import Section, image_html, table_html, text_html, write_html_report
+
+        trials = [t for t in study.get_trials(deepcopy=False) if t.state != TrialState.WAITING]
+        complete = [t for t in trials if t.state == TrialState.COMPLETE]
+        best = study.best_trial if complete else None
+        states = [_state(t) for t in trials]
+        metrics: dict[str, Any] = {
+            "best value": None if best is None else best.value,
+            "best trial": None if best is None else best.number,
+            "trials": len(trials),
+            **{state.lower(): states.count(state) for state in dict.fromkeys(states)},
+        }
+        info = {"objective": f"{metric} (maximised)", "task": study.user_attrs.get("task"), "study": str(out / "study.db")}
+        sections = []
+        if best is not None:
+            rows = [[name, _fmt(value)] for name, value in best.params.items()]
+            note = text_html(f"Trial {best.number}: {metric} = {_fmt(best.value)}.")
+            sections.append(Section("best", "Best parameters", note + table_html(["parameter", "value"], rows, numeric=[False, False])))
+        else:
+            sections.append(Section("best", "Best parameters", '<p class="note">No trial has completed yet.</p>'))
+        sections.append(Section("history", "Optimisation history", image_html(files["history"], "optimisation history")))
+        imp = ""
+        if importances:
+            imp = table_html(["parameter", "importance"], [[k, v] for k, v in sorted(importances.items(), key=lambda kv: -kv[1])], numeric=[False, True])
+        sections.append(Section("importance", "Parameter importance", image_html(files["importance"], "parameter importance") + imp))
+        sections.append(Section("trials", f"Trials ({len(trials)})", _trials_table(trials, out)))
+        if files.get("best_config") is not None and Path(files["best_config"]).is_file():
+            text = Path(files["best_config"]).read_text(encoding="utf-8")
+            sections.append(Section("config", "Best configuration (best_config.yaml)", text_html(text, pre=True)))
+        secs = [t.duration.total_seconds() for t in trials if t.duration is not None]
+        timing = {"all trials (sum)": sum(secs)} if secs else None
+        return write_html_report(
+            out, title=f"Tuning report: {Path(out).resolve().name}", metrics=metrics, sections=sections, info=info, timing=timing,
+        )
+    except Exception as exc:  # noqa: BLE001 - a missing report must not fail a finished search
+        import sys
+
+        (echo or (lambda s: print(s, file=sys.stderr)))(f"warning: {out / 'report.html'} not written ({exc.__class__.__name__}: {exc})")
+        return None
+
+
+def _state(t: optuna.trial.FrozenTrial) -> str:
+    return "INTERRUPTED" if t.state == TrialState.FAIL and t.user_attrs.get("interrupted") else t.state.name
+
+
+def _trials_table(trials: Sequence[optuna.trial.FrozenTrial], out: Path) -> str:
+    """One row per trial (as in trials.csv); the trial number links to the trial's report."""
+    from html import escape
+
+    from vidlearn.reports import table_html
+
+    names: list[str] = []
+    for t in trials:
+        names += [n for n in t.params if n not in names]
+    rows = []
+    for t in trials:
+        number = escape(str(t.number))
+        run_dir = t.user_attrs.get("run_dir")
+        if run_dir:
+            report = Path(run_dir) / "eval" / "report.html"
+            if report.is_file():
+                href = Path(os.path.relpath(report.resolve(), Path(out).resolve())).as_posix()
+                number = f'<a href="{escape(href)}">{number}</a>'
+        secs = t.duration.total_seconds() if t.duration is not None else None
+        rows.append([
+            number, escape(_state(t)), "—" if t.value is None else escape(_fmt(t.value)),
+            "—" if secs is None else f"{secs:.1f}", str(len(t.intermediate_values)),
+            *[escape(_fmt(t.params[n])) if n in t.params else "—" for n in names],
+            escape(str(t.user_attrs.get("error", ""))[:200]),
+        ])
+    heads = ["trial", "state", "value", "seconds", "epochs reported", *names, "error"]
+    numbers = [all(isinstance(t.params.get(n, 0), (int, float)) and not isinstance(t.params.get(n), bool) for t in trials) for n in names]
+    numeric = [True, False, True, True, True, *numbers, False]
+    return table_html(heads, rows, numeric=numeric, raw=True)
 
 
 def _write_trials_csv(trials: Sequence[optuna.trial.FrozenTrial], path: Path) -> Path:
@@ -725,7 +820,7 @@ def _write_trials_csv(trials: Sequence[optuna.trial.FrozenTrial], path: Path) ->
     w.writerow(["number", "state", "value", "seconds", "epochs_reported", *names, "run_dir", "error"])
     for t in trials:
         secs = t.duration.total_seconds() if t.duration is not None else ""
-        state = "INTERRUPTED" if t.state == TrialState.FAIL and t.user_attrs.get("interrupted") else t.state.name
+        state = _state(t)
         w.writerow([
             t.number, state, "" if t.value is None else t.value, f"{secs:.1f}" if secs != "" else "",
             len(t.intermediate_values), *[t.params.get(n, "") for n in names],

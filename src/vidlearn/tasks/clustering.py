@@ -7,7 +7,7 @@ by :func:`vidlearn.features.table.compute_feature_table`).
 >>> result = cluster_table(df, method="kmeans", k=4, columns=["color", "motion"])
 >>> result.nmi, result.ari, result.silhouette, result.sizes
 >>> result = cluster_table(df, auto=True)               # k chosen by silhouette over 2..min(10, n-1)
->>> write_cluster_report(result, "out/")               # assignments.csv, cluster_metrics.json, cluster_map.png
+>>> write_cluster_report(result, "out/")   # assignments.csv, cluster_metrics.json, cluster_map.png, report.html
 
 Methods: ``kmeans`` and ``agglomerative`` (Ward) need ``k`` or ``auto=True``; ``dbscan`` and
 ``hdbscan`` find their own number of clusters and may leave points out as noise (cluster ``-1``).
@@ -60,6 +60,7 @@ __all__ = [
     "middle_frame",
     "plot_cluster_map",
     "write_assignments",
+    "write_cluster_html",
     "write_cluster_report",
 ]
 
@@ -687,9 +688,12 @@ def write_cluster_report(
     thumbnails: bool | None = None,
     base_dir: str | Path | None = None,
     seed: int = 0,
+    echo: Callable[[str], None] | None = None,
 ) -> dict[str, Path]:
-    """Write ``assignments.csv``, ``cluster_metrics.json`` and ``cluster_map.png`` into ``out``
-    (each atomically); returns their paths by name."""
+    """Write ``assignments.csv``, ``cluster_metrics.json``, ``cluster_map.png`` and the
+    self-contained ``report.html`` into ``out`` (each atomically); returns their paths by name.
+    The report is a by-product: when it cannot be written, a warning (``echo``, default stderr)
+    says why and ``"report"`` is missing from the result."""
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     if projection not in ("pca", "tsne"):
@@ -702,7 +706,100 @@ def write_cluster_report(
             base_dir=base_dir, seed=seed,
         ),
     }
+    report = write_cluster_html(result, folder, map_png=written["map"], projection=projection, echo=echo)
+    if report is not None:
+        written["report"] = report
     return written
+
+
+REPORT_MAX_ASSIGNMENTS = 5000
+
+
+def write_cluster_html(
+    result: ClusterResult,
+    out: str | Path,
+    *,
+    map_png: str | Path | None = None,
+    projection: str = "pca",
+    echo: Callable[[str], None] | None = None,
+) -> Path | None:
+    """``out/report.html``: the scores (silhouette, NMI, ARI), k, method and cluster sizes, the
+    per-cluster table, the cluster map, the k search (``auto``) and the assignments. Returns its
+    path, or None (after a one-line warning) when it could not be written."""
+    folder = Path(out)
+    try:
+        from vidlearn.reports import Section, image_html, table_html, text_html, write_html_report
+
+        sizes = ", ".join(
+            ("noise" if c == NOISE else f"{c}") + f": {s}" for c, s in sorted(result.sizes.items(), key=lambda kv: (kv[0] == NOISE, kv[0]))
+        )
+        metrics = {
+            "silhouette": result.silhouette,
+            "NMI": result.nmi,
+            "ARI": result.ari,
+            "k (clusters)": result.k,
+            "videos": result.n,
+            "noise": result.n_noise,
+            "labelled videos": result.n_labelled,
+        }
+        if result.skipped:
+            metrics["skipped"] = list(result.skipped)  # the report's "skipped" section
+        info = {
+            "method": result.method,
+            "sizes": sizes or "none",
+            "labels": result.label_source,
+            "features": f"{len(result.columns)} column(s): " + ", ".join(result.features),
+            "scale": result.scale,
+            "pca": result.pca,
+            "parameters": ", ".join(f"{k}={v}" for k, v in result.params.items() if v is not None) or None,
+        }
+        sections = []
+        summary = result.cluster_summary()
+        has_labels = any("majority_label" in row for row in summary)
+        heads = ["cluster", "size"] + (["majority label", "purity"] if has_labels else [])
+        rows = [
+            [("noise" if row["cluster"] == NOISE else row["cluster"]), row["size"]]
+            + ([row.get("majority_label"), row.get("purity")] if has_labels else [])
+            for row in summary
+        ]
+        sections.append(Section("clusters", "Clusters", table_html(heads, rows, numeric=[False, True, False, True])))
+        if map_png is not None:
+            axes = "t-SNE" if projection == "tsne" else "PCA"
+            sections.append(Section("map", "Cluster map", image_html(map_png, "cluster map", caption=f"{axes} projection of the clustered features, coloured by cluster")))
+        if result.auto_silhouette:
+            sections.append(Section(
+                "auto-k", "Choice of k (silhouette)",
+                table_html(["k", "silhouette"], [[k, v] for k, v in sorted(result.auto_silhouette.items())], numeric=[True, True])
+                + text_html(f"k = {result.k}: the best silhouette (ties: the smaller k)."),
+            ))
+        frame = (
+            result.assignments.assign(_noise=result.assignments["cluster"] == NOISE)
+            .sort_values(["_noise", "cluster", "path"], kind="stable")
+            .drop(columns="_noise")
+        )
+        shown = frame.head(REPORT_MAX_ASSIGNMENTS)
+        has_label_col = "label" in frame.columns
+        arows = [
+            [r.path, "noise" if int(r.cluster) == NOISE else int(r.cluster)]
+            + ([None if r.label is None or (isinstance(r.label, float) and math.isnan(r.label)) else r.label] if has_label_col else [])
+            for r in shown.itertuples(index=False)
+        ]
+        more = text_html(f"… and {len(frame) - len(shown)} more: see assignments.csv.") if len(frame) > len(shown) else ""
+        sections.append(Section(
+            "assignments", f"Assignments ({len(frame)} videos)",
+            table_html(["path", "cluster"] + (["label"] if has_label_col else []), arows, numeric=[False, True, False]) + more,
+        ))
+        config = {"method": result.method, "features": result.features, "scale": result.scale, "pca": result.pca,
+                  "params": dict(result.params), "projection": projection}
+        return write_html_report(
+            folder, title=f"Clustering report: {result.method} ({folder.name})", metrics=metrics, config=config,
+            sections=sections, info=info,
+        )
+    except Exception as exc:  # noqa: BLE001 - a missing report must not fail a finished run
+        import sys
+
+        (echo or (lambda s: print(s, file=sys.stderr)))(f"warning: {folder / 'report.html'} not written ({exc.__class__.__name__}: {exc})")
+        return None
 
 
 # ---- from data or a feature table to a report ----------------------------------------------
@@ -786,5 +883,5 @@ def cluster_videos(
         df, method=method, k=k, auto=auto, columns=prefixes, scale=scale, pca=pca, seed=seed,
         eps=eps, min_samples=min_samples, min_cluster_size=min_cluster_size, linkage=linkage, labels=labels,
     )
-    write_cluster_report(result, out_dir, projection=projection, thumbnails=thumbnails, base_dir=base_dir, seed=seed)
+    write_cluster_report(result, out_dir, projection=projection, thumbnails=thumbnails, base_dir=base_dir, seed=seed, echo=echo)
     return result
