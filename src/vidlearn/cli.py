@@ -238,7 +238,7 @@ def predict(
 @_friendly
 def cluster(
     source: Annotated[Path, typer.Argument(help="a .parquet feature table, or data (folder, manifest, split list) to compute one from")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="folder for assignments.csv, cluster_metrics.json, cluster_map.png")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="folder for assignments.csv, cluster_metrics.json, cluster_map.png, report.html")],
     features: Annotated[Optional[str], typer.Option(help="families, comma-separated: deep, color, shape, motion (default: all in the table; for data color,shape,motion)")] = None,
     k: Annotated[Optional[int], typer.Option("--k", help="number of clusters (kmeans, agglomerative)")] = None,
     auto: Annotated[bool, typer.Option("--auto", help="choose k by silhouette over 2..min(10, n-1)")] = False,
@@ -271,7 +271,7 @@ def cluster(
         typer.echo(f"skipped {s['path']}: {s['reason']}")
     typer.echo(result.summary())
     typer.echo("sizes: " + ", ".join(f"{'noise' if c < 0 else c}: {s}" for c, s in result.sizes.items()))
-    typer.echo(f"wrote {out}/assignments.csv, {out}/cluster_metrics.json, {out}/cluster_map.png")
+    typer.echo(f"wrote {out}/assignments.csv, {out}/cluster_metrics.json, {out}/cluster_map.png, {out}/report.html")
 
 
 @app.command()
