@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.setup-stamp
 DEMO_OUT ?= demo_out
 
-.PHONY: setup demo test bench clean browser
+.PHONY: setup demo test test-all bench clean browser
 
 # Idempotent: re-installs only when pyproject.toml or constraints.txt changed.
 setup: $(STAMP)
@@ -22,6 +22,10 @@ demo: setup
 
 test: setup browser
 	$(BIN)/python -m pytest -q
+
+# Also the opt-in tests marked slow (see pyproject.toml's markers).
+test-all: setup browser
+	$(BIN)/python -m pytest -q -m ""
 
 # Headless Chromium for the report browser test; never fails: without it that test skips with a reason.
 browser:
