@@ -157,7 +157,7 @@ def test_different_settings_use_different_entries(tmp_path, video, monkeypatch):
     a = FrameCache(root, fps=8, short_side=H)
     b = FrameCache(root, fps=5, short_side=H)
     c = FrameCache(root, fps=8, short_side=16)
-    d = FrameCache(root, fps=8, short_side=H, format="npy")
+    d = FrameCache(root, fps=8, short_side=H, format="jpeg")
     shapes = [x.get(whole).frames.shape for x in (a, b, c, d)]
     seg = a.get(segment)
     assert counter.calls == 5
@@ -186,7 +186,7 @@ def test_size_info_and_clear(tmp_path, video):
     assert info["entries"] == 1 and info["frames"] == 16
     assert info["seconds"] == pytest.approx(2.0, abs=0.05)
     assert info["bytes_per_hour"] == pytest.approx(info["bytes"] * 3600 / info["seconds"])
-    jpeg = FrameCache(root, fps=8, short_side=H)
+    jpeg = FrameCache(root, fps=8, short_side=H, format="jpeg")
     jpeg.get(VideoRecord(video))
     assert jpeg.info()["bytes"] < info["bytes"] / 3  # JPEG entries are several times smaller
     assert cache.clear() == 4  # two entries, data + sidecar each

@@ -296,7 +296,7 @@ def test_workers_reports_reach_the_dataset_without_a_skip_log(bad_set):
     ds = ClipDataset(records, make_cfg(), train=False, views=True)
     batches = list(make_loader(ds, batch_size=2, shuffle=False, num_workers=2, seed=0))
     assert sum(len(b["index"]) for b in batches if b is not None) == 3
-    assert sorted(p for p, _ in ds.collect_skipped()) == sorted([str(empty), str(text)])
+    assert sorted(p for p, _ in ds.skipped) == sorted([str(empty), str(text)])
     private = ds._log_path
     assert private.is_file()
     del ds, batches

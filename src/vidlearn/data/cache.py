@@ -3,23 +3,22 @@ on disk; later reads of any frame never decode again.
 
 One entry per (video file identity, decode settings, segment):
 
-- ``<stem>-<settings hash>-<identity hash>.jpgs`` (default format ``"jpeg"``): the frames as
-  JPEG images (quality 90) concatenated in one file, or ``.npy`` (format ``"npy"``): raw uint8
-  frames ``(N, H, W, 3)``, opened memory-mapped (zero-copy slices);
+- ``<stem>-<settings hash>-<identity hash>.npy`` (default format ``"npy"``): raw uint8 frames
+  ``(N, H, W, 3)``, opened memory-mapped (zero-copy slices), or ``.jpgs`` (format ``"jpeg"``):
+  the frames as JPEG images (quality 90) concatenated in one file;
 - ``<same name>.json``: the sidecar -- frame times and JPEG offsets (base64-packed arrays),
   shape, the source file's identity and the settings. It is written last and is the commit
   marker: an entry without it does not exist.
 
-The training and evaluation paths build the cache from the configuration (``data.cache_format``,
-default ``"npy"``: exact frames, and an epoch of Weizmann reads 73x faster than decoding it in
-bench/bench_decode.py, against 13x for JPEG). This class's own default stays JPEG, the small one.
+Why npy by default: exact frames (training sees what prediction decodes), and an epoch of
+Weizmann reads 73x faster than decoding it (bench/bench_decode.py), against 13x for JPEG. The
+configuration chooses with ``data.cache_format``.
 
 Why JPEG is the small option (measured on the 7 real clips of ../shared/data/clips, short side 128, one
 CPU core): an entry is ~10x smaller than raw frames -- 0.23 GB instead of 2.3 GB per hour of
 video at 8 fps, 0.81 GB instead of 8.0 GB at the clips' native ~28 fps -- while a 16-frame clip
-reads in ~1.5 ms against ~50 ms (37-420 ms per file) for seeking and decoding it from the video
-(25-200x faster). Raw ``.npy`` is exact and reads a clip in ~0.05 ms: choose it with
-``format="npy"`` when disk space is plentiful. JPEG frames differ from the decoded ones by ~2
+reads in ~1.5 ms against ~50 ms (37-420 ms per file) for seeking and decoding it from the video;
+raw ``.npy`` reads a clip in ~0.05 ms. Choose JPEG when disk space is short. JPEG frames differ from the decoded ones by ~2
 grey levels on average (quality 90).
 
 The key hashes the absolute path, size and modification time (ns) of the file and the settings
@@ -195,8 +194,7 @@ class FrameCache:
         fps: the decode rate (frames per second of the cached frames); None keeps every frame at
             its own time (variable frame rate preserved).
         short_side: the short side of the cached frames in pixels (None: the video's size).
-        format: ``"jpeg"`` (default: ~10x smaller, still 25-200x faster than decoding) or ``"npy"``
-            (raw, exact, memory-mapped).
+        format: ``"npy"`` (default: exact, fastest) or ``"jpeg"`` (~10x smaller, ~13x faster than decoding).
         quality: JPEG quality (1-100).
         threads: decoder threads when filling an entry (0: FFmpeg chooses).
         memo_size: opened entries kept per process (their memory maps), least recently used out.
@@ -208,7 +206,7 @@ class FrameCache:
         *,
         fps: float | None,
         short_side: int | None,
-        format: CacheFormat = "jpeg",  # noqa: A002 - the natural name
+        format: CacheFormat = "npy",  # noqa: A002 - the natural name
         quality: int = 90,
         threads: int = 0,
         memo_size: int = 256,

@@ -394,10 +394,6 @@ class ClipDataset(Dataset):
                     continue
         return list(seen.values())
 
-    def collect_skipped(self) -> list[tuple[str, str]]:
-        """The same as ``skipped`` (read it after the epoch, once the workers are done)."""
-        return self.skipped
-
     def summary(self) -> str:
         """"N of M videos skipped: path: reason; ..." """
         return skip_summary(self.skipped, len(self.records))

@@ -6,7 +6,7 @@ Each video is decoded once: the times of all test views are read in one pass."""
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -170,7 +170,3 @@ class Predictor:
         x = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2)
         return buf[0][0], buf[-1][0] + 1.0 / fps, self.window_transform(x)
 
-
-def iter_stream_predictions(predictor: Predictor, path: str | Path, **kwargs: Any) -> Iterator[Prediction]:
-    """Timeline predictions as they come (for streams and very long videos)."""
-    yield from predictor.timeline(path, **kwargs)

@@ -74,9 +74,7 @@ def score_records(
             out = out * cfg.task.target_std + cfg.task.target_mean
         outputs.append(out.cpu().numpy())
         indices.append(batch["index"].cpu().numpy())
-    skipped = list(getattr(ds, "skipped", []))
-    if hasattr(ds, "collect_skipped"):
-        skipped = ds.collect_skipped()
+    skipped = ds.skipped
     if not outputs:
         k = len(class_to_idx or {}) or 1
         return Scores(np.zeros(0, dtype=int), np.zeros((0, 1, k), dtype=np.float32), skipped)

@@ -167,23 +167,21 @@ def fit(
 
     ckpt_dir = run / "checkpoints"
     monitor = ("val_acc", "max") if cfg.task.kind == "classification" else ("val_loss", "min")
-    extra_callbacks = list(callbacks or [])  # e.g. tuning's pruning callback
-    callbacks: list = [
-        ModelCheckpoint(
-            dirpath=ckpt_dir,
-            filename="best",
-            monitor=monitor[0] if val_dl is not None else None,
-            mode=monitor[1],
-            save_last=True,
-            save_top_k=1,
-            enable_version_counter=False,
-        )
-    ]
+    checkpoint = ModelCheckpoint(
+        dirpath=ckpt_dir,
+        filename="best",
+        monitor=monitor[0] if val_dl is not None else None,
+        mode=monitor[1],
+        save_last=True,
+        save_top_k=1,
+        enable_version_counter=False,
+    )
+    trainer_callbacks: list = [checkpoint]
     if cfg.optim.early_stopping and val_dl is not None:
-        callbacks.append(EarlyStopping(monitor="val_loss", patience=cfg.optim.early_stopping, mode="min"))
+        trainer_callbacks.append(EarlyStopping(monitor="val_loss", patience=cfg.optim.early_stopping, mode="min"))
     if progress:
-        callbacks.append(TQDMProgressBar(leave=False))
-    callbacks.extend(extra_callbacks)
+        trainer_callbacks.append(TQDMProgressBar(leave=False))
+    trainer_callbacks += list(callbacks or [])  # e.g. tuning's pruning callback
     precision = cfg.optim.precision
     if precision == "auto":
         precision = ("bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed") if torch.cuda.is_available() else "32-true"
@@ -197,7 +195,7 @@ def fit(
         strategy="ddp" if isinstance(n_dev, int) and n_dev > 1 else "auto",
         precision=precision,
         accumulate_grad_batches=cfg.optim.accumulate,
-        callbacks=callbacks,
+        callbacks=trainer_callbacks,
         logger=[CSVLogger(run, name="logs", version=""), TensorBoardLogger(run, name="tb", version="", default_hp_metric=False)],
         enable_progress_bar=progress,
         enable_model_summary=False,
@@ -219,11 +217,11 @@ def fit(
             warnings.filterwarnings("ignore", message=message)
         trainer.fit(module, train_dataloaders=train_dl, val_dataloaders=val_dl, ckpt_path=ckpt_path)
     epochs = int(trainer.current_epoch)
-    skipped = _read_skips(skip_log)
+    skipped = train_ds.skipped + (val_ds.skipped if val_dl is not None else [])
     if not trainer.is_global_zero:
         return TrainResult(run, None, None, epochs, time.time() - started, skipped)
 
-    best = Path(callbacks[0].best_model_path) if callbacks[0].best_model_path else None
+    best = Path(checkpoint.best_model_path) if checkpoint.best_model_path else None
     if best and best.is_file() and val_dl is not None:
         state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
         module.load_state_dict(state)
@@ -281,32 +279,12 @@ def _plot_curves(run: Path) -> Path | None:
     csv = run / "logs" / "metrics.csv"
     if not csv.is_file():
         return None
+    from vidlearn.tasks.plots import plot_learning_curves
+
     try:
-        import pandas as pd
-
-        from vidlearn.tasks.plots import plot_learning_curves
-
-        df = pd.read_csv(csv).groupby("epoch").last().reset_index()
-        cols = {c: df[c].tolist() for c in df.columns if c.startswith(("train_", "val_"))}
-        cols["epoch"] = df["epoch"].tolist()
-        return plot_learning_curves(cols, run / "eval" / "curves.png")
+        return plot_learning_curves(csv, run / "eval" / "curves.png")
     except Exception:  # noqa: BLE001 - a missing picture must not fail a finished training
         return None
-
-
-def _read_skips(path: Path) -> list[tuple[str, str]]:
-    import json
-
-    if not path.is_file():
-        return []
-    out = []
-    for line in path.read_text().splitlines():
-        try:
-            item = json.loads(line)
-            out.append((item["path"], item["reason"]))
-        except (ValueError, KeyError):
-            continue
-    return out
 
 
 def cross_validate(
