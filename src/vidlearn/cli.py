@@ -194,7 +194,7 @@ def train(
 @app.command()
 @_friendly
 def evaluate(
-    artifact: Annotated[Path, typer.Argument(help="a trained model (directory or .vidlearn file)")],
+    artifact: Annotated[Path, typer.Argument(help="a trained model (directory or .vidlearn file) or a baseline model folder")],
     data: Annotated[Path, typer.Argument(help="labelled data to evaluate on")],
     out: Annotated[Path, typer.Option("--out", "-o", help="report folder")] = Path("eval"),
     group: Annotated[Optional[str], typer.Option(help="manifest column used as group")] = None,
@@ -217,7 +217,7 @@ def evaluate(
 @app.command()
 @_friendly
 def predict(
-    artifact: Annotated[Path, typer.Argument(help="a trained model (directory or .vidlearn file)")],
+    artifact: Annotated[Path, typer.Argument(help="a trained model (directory or .vidlearn file) or a baseline model folder")],
     target: Annotated[Path, typer.Argument(help="a video, a folder of videos, or a manifest")],
     top_k: Annotated[int, typer.Option("--top-k", help="classes per prediction")] = 1,
     out: Annotated[Optional[Path], typer.Option(help="write predictions to .csv or .json")] = None,
@@ -361,20 +361,23 @@ def features(
 def baseline(
     table: Annotated[Path, typer.Argument(help="a feature table from `vidlearn features`")],
     out: Annotated[Path, typer.Option("--out", "-o", help="report folder (metrics, confusion matrix, model)")],
-    classifier: Annotated[str, typer.Option(help="svm, logreg, knn or rf")] = "svm",
+    estimator: Annotated[str, typer.Option("--estimator", "--classifier", help="classification: svm, logreg, knn, rf; regression: svm (SVR), ridge, knn, rf")] = "svm",
+    task: Annotated[str, typer.Option(help="classification (class names) or regression (numeric targets)")] = "classification",
     cv: Annotated[Optional[str], typer.Option(help="leave-one-group-out or kfold:K (default: by group when there are groups)")] = None,
     group: Annotated[str, typer.Option(help="table column holding the group")] = "group",
     pca: Annotated[Optional[int], typer.Option(help="keep this many principal components")] = None,
     columns: Annotated[Optional[str], typer.Option(help="feature column prefixes, e.g. color,motion")] = None,
     seed: Annotated[int, typer.Option(help="random seed (folds, forests)")] = 0,
 ) -> None:
-    """Cross-validate a classical classifier on a feature table; save the report and an ONNX model."""
+    """Cross-validate a classical model on a feature table; save the report and an ONNX model."""
     from vidlearn.engine.baseline import run_baseline
 
-    result = run_baseline(table, out, classifier=classifier, cv=cv, group=group, pca=pca, columns=columns,
+    result = run_baseline(table, out, estimator=estimator, task=task, cv=cv, group=group, pca=pca, columns=columns,
                           seed=seed, echo=typer.echo)
-    m = result["video"]["metrics"]["accuracy"]
-    typer.echo(f"{result['protocol']}: video accuracy {m['mean']:.3f} ± {m['std']:.3f} over "
+    m = result["video"]["metrics"]
+    name, key = ("video accuracy", "accuracy") if task == "classification" else ("MAE", "mae")
+    extra = "" if task == "classification" or m["r2"]["mean"] is None else f", R² {m['r2']['mean']:.3f} ± {m['r2']['std']:.3f}"
+    typer.echo(f"{result['protocol']}: {name} {m[key]['mean']:.4g} ± {m[key]['std']:.4g}{extra} over "
                f"{result['video']['n_folds']} folds -> {out}/cv_metrics.json")
 
 

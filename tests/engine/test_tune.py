@@ -333,3 +333,24 @@ def test_jobs_run_trials_in_parallel_worker_processes(data: Path, base_file: Pat
     assert len(rows) == 2 and all(r["state"] == "COMPLETE" for r in rows)
     assert rows[0]["optim.lr"] != rows[1]["optim.lr"]  # each worker samples its own values
     assert ExperimentConfig.load(out / "best_config.yaml").decode.short_side == 32
+
+
+def test_a_regression_search_maximises_minus_the_validation_mae(data: Path, base_file: Path, tmp_path: Path) -> None:
+    """The demo manifest's numeric target (speed): every trial's value is minus its run's
+    validation video MAE, the best trial is the one with the smallest MAE, and best_config.yaml
+    keeps the regression task."""
+    import json
+
+    base = build_config(base_file, overrides=["task.kind=regression"])
+    space = parse_space({"optim.lr": {"type": "float", "low": 1e-3, "high": 3e-2, "log": True}}, base=base)
+    result = tune(data, base, tmp_path / "search", trials=3, space=space, group="group", pruner="none", echo=_quiet)
+    assert result.complete == 3 and result.direction_metric == "-(validation video MAE)"
+    rows = _rows(tmp_path / "search" / "trials.csv")
+    maes = []
+    for r in rows:
+        metrics = json.loads((Path(r["run_dir"]) / "eval" / "metrics.json").read_text())
+        assert metrics["video"]["task"] == "regression"
+        maes.append(metrics["video"]["mae"])
+        assert float(r["value"]) == pytest.approx(-metrics["video"]["mae"], rel=1e-6)
+    assert result.best_value == pytest.approx(-min(maes), rel=1e-6)
+    assert ExperimentConfig.load(tmp_path / "search" / "best_config.yaml").task.kind == "regression"

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from vidlearn.deploy.predictor import Prediction, Predictor
-from vidlearn.errors import VidlearnError
+from vidlearn.errors import ConfigError, VidlearnError
 from vidlearn.fsutil import atomic_write_text
 
 
@@ -54,11 +54,18 @@ def run_predictions(
     stride: float | None = None,
     progress: bool = True,
 ) -> PredictReport:
-    """Predict every video of `target`; write `out` (.csv or .json) when given."""
-    predictor = Predictor.load(artifact)
+    """Predict every video of `target` with a trained model or a classical baseline model (its
+    features are computed as for its training table); write `out` (.csv or .json) when given."""
+    from vidlearn.engine.baseline import is_baseline_model, load_baseline
+
     paths = _targets(Path(target))
     report = PredictReport()
-    if timeline:
+    if is_baseline_model(artifact):
+        if timeline:
+            raise ConfigError(f"{artifact}: --timeline needs a deep model; a baseline model predicts whole videos")
+        report.predictions, report.skipped = load_baseline(artifact).predict_videos(paths, top_k=top_k, progress=progress)
+    elif timeline:
+        predictor = Predictor.load(artifact)
         from tqdm import tqdm
 
         for p in tqdm(paths, desc="timeline", unit="video", disable=not progress, leave=False):
@@ -72,7 +79,7 @@ def run_predictions(
                 png = Path(out).with_name(f"{Path(out).stem}_{p.stem}_timeline.png")
                 report.written.append(plot_timeline(windows, predictor, png))
     else:
-        preds, skipped = predictor.predict(paths, top_k=top_k, progress=progress)
+        preds, skipped = Predictor.load(artifact).predict(paths, top_k=top_k, progress=progress)
         report.predictions, report.skipped = preds, skipped
     if out is not None:
         report.written.insert(0, write_predictions(report.predictions, Path(out), skipped=report.skipped))

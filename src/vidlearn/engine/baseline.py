@@ -1,12 +1,14 @@
 """Classical baselines on a feature table: scikit-learn pipelines, the deep models' CV protocol and
-report, and a saved model that is ONNX (never pickle).
+report, and a saved model that is ONNX (never pickle). Classification and regression.
 
->>> result = run_baseline("features.parquet", "runs/svm", classifier="svm", cv="leave-one-group-out")
+>>> result = run_baseline("features.parquet", "runs/svm", estimator="svm", cv="leave-one-group-out")
 >>> result["video"]["metrics"]["accuracy"]           # {"mean", "std", "values"}
 >>> model = load_baseline("runs/svm")                 # the model fitted on every labelled row
 >>> model.predict(read_feature_table("new.parquet"))  # labels; model.scores(...) gives (N, K)
+>>> run_baseline("speeds.parquet", "runs/svr", task="regression")["video"]["metrics"]["mae"]
 
-A pipeline is ``StandardScaler -> [PCA(n)] -> classifier`` with ``classifier`` one of
+A pipeline is ``StandardScaler -> [PCA(n)] -> estimator``. For ``task="classification"`` the
+estimator is one of
 
 - ``svm``: ``SVC`` (RBF kernel, ``C=1``, ``gamma="scale"``, ``break_ties=True``); scores are its
   one-vs-rest decision values (not probabilities: ``SVC(probability=True)`` is deprecated and
@@ -16,28 +18,40 @@ A pipeline is ``StandardScaler -> [PCA(n)] -> classifier`` with ``classifier`` o
   scores are neighbour votes;
 - ``rf``: ``RandomForestClassifier`` (300 trees, seeded); scores are probabilities.
 
-Keyword ``options`` replace those defaults (e.g. ``{"C": 10}``). The predicted class is always the
-arg-max of the scores, in cross-validation and in the saved model alike. ``PCA(n)`` keeps at most
-as many components as the training fold has rows and features.
+The predicted class is always the arg-max of the scores, in cross-validation and in the saved model
+alike. For ``task="regression"`` (numeric ``target`` column) the estimator is one of ``svm``
+(``SVR``, RBF kernel, ``C=1``, ``epsilon=0.1``; alias ``svr``), ``ridge`` (``Ridge``,
+``alpha=1``), ``knn`` (``KNeighborsRegressor``) or ``rf`` (``RandomForestRegressor``, 300 trees);
+the targets are standardised with the training rows' mean and standard deviation before fitting
+(so ``C`` and ``epsilon`` mean the same for seconds and for kilometres) and predictions are mapped
+back, in cross-validation and in the saved model alike. Metrics are MAE, RMSE and R².
+
+Keyword ``options`` replace the defaults (e.g. ``{"C": 10}``). ``PCA(n)`` keeps at most as many
+components as the training fold has rows and features.
 
 Cross-validation uses :func:`vidlearn.data.splits.parse_cv` on records built from the table's rows
 (``path``, ``target``, the ``group`` column), so folds are the same as for the deep models on the
 same data. A run folder holds::
 
     cv_metrics.json     {"protocol", "video": summarize_folds(...), "folds": [...], "baseline": {...},
-                         "pooled": classification_metrics over all out-of-fold predictions}
+                         "pooled": classification_metrics / regression_metrics over all
+                         out-of-fold predictions}
     cv_confusion.png    the pooled confusion matrix;  per_class.md   per-class table (pooled)
-    predictions.csv     out-of-fold prediction and scores of every row
+    cv_scatter.png      regression: out-of-fold predicted vs true values
+    predictions.csv     out-of-fold prediction (and scores, or error) of every row
     report.html         self-contained page: mean ± std over folds, one row per fold, the pooled
-                        confusion matrix and per-class table, thumbnails of misclassified videos,
-                        the settings (timing.json: how long it took)
-    folds/NAME/eval/metrics.json   {"video": classification_metrics(...)} per fold
+                        confusion matrix and per-class table (classification) or the scatter
+                        plot and largest errors (regression), thumbnails of the videos, the
+                        settings (timing.json: how long it took)
+    folds/NAME/eval/metrics.json   {"video": classification_metrics(...) | regression_metrics(...)}
     model/              the pipeline fitted on every labelled row: model.onnx + baseline.json
 
-``model/baseline.json`` holds the format, classifier, options, classes, the feature columns in
-input order, the CV summary and versions; ``model.onnx`` (converted with skl2onnx, float64 input
-``X`` of shape ``(N, len(columns))``) is run with onnxruntime, so loading executes nothing from
-the file.
+``model/baseline.json`` holds the format, task, estimator, options, classes (classification) or the
+target's mean and standard deviation (regression), the feature columns in input order, the CV
+summary, the feature settings of the table and versions; ``model.onnx`` (converted with skl2onnx,
+input ``X`` of shape ``(N, len(columns))``, float64 — float32 for the SVR and random-forest
+regressors, which onnxruntime computes in float32 only) is run with onnxruntime, so loading executes
+nothing from the file.
 """
 
 from __future__ import annotations
@@ -56,7 +70,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -66,12 +80,19 @@ from vidlearn.errors import ArtifactError, ConfigError, DataSourceError
 from vidlearn.fsutil import safe_name
 from vidlearn.provenance import package_versions
 
+if TYPE_CHECKING:  # pragma: no cover
+    from vidlearn.deploy.predictor import Prediction
+
 __all__ = [
     "BASELINE_FORMAT",
     "CLASSIFIERS",
+    "REGRESSORS",
+    "TASKS",
     "BaselineModel",
     "FittedBaseline",
+    "estimators",
     "fit_baseline",
+    "is_baseline_model",
     "load_baseline",
     "make_pipeline",
     "run_baseline",
@@ -80,8 +101,11 @@ __all__ = [
 ]
 
 CLASSIFIERS = ("svm", "logreg", "knn", "rf")
+REGRESSORS = ("svm", "ridge", "knn", "rf")
+TASKS = ("classification", "regression")
+_ALIASES = {"svr": "svm", "svc": "svm"}
 BASELINE_FORMAT = "vidlearn-baseline"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: task, estimator, target scaling (1: classifiers only, key "classifier")
 MODEL_FILE = "model.onnx"
 META_FILE = "baseline.json"
 Echo = Callable[[str], None]
@@ -90,30 +114,49 @@ Echo = Callable[[str], None]
 # ---- pipelines -----------------------------------------------------------------------------
 
 
-def _classifier(name: str, seed: int, options: Mapping[str, Any]) -> Any:
-    from sklearn.ensemble import RandomForestClassifier
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.neighbors import KNeighborsClassifier
-    from sklearn.svm import SVC
+def _check_task(task: str) -> str:
+    if task not in TASKS:
+        raise ConfigError(f"baseline.task: unknown task {task!r}; choose from {', '.join(TASKS)}")
+    return task
 
-    defaults: dict[str, tuple[type, dict[str, Any]]] = {
-        "svm": (SVC, {"kernel": "rbf", "C": 1.0, "gamma": "scale", "break_ties": True}),
-        "logreg": (LogisticRegression, {"C": 1.0, "max_iter": 5000}),
-        "knn": (KNeighborsClassifier, {"n_neighbors": 5}),
-        "rf": (RandomForestClassifier, {"n_estimators": 300, "random_state": seed, "n_jobs": 1}),
-    }
-    if name not in defaults:
-        raise ConfigError(f"baseline.classifier: unknown classifier {name!r}; choose from {', '.join(CLASSIFIERS)}")
-    cls, params = defaults[name]
-    params = {**params, **dict(options)}
+
+def estimators(task: str = "classification") -> tuple[str, ...]:
+    """The estimator names a task accepts (``svm`` is SVC for classification, SVR for regression)."""
+    return CLASSIFIERS if _check_task(task) == "classification" else REGRESSORS
+
+
+def _estimator(name: str, task: str, seed: int, options: Mapping[str, Any]) -> Any:
+    from sklearn import ensemble, linear_model, neighbors, svm
+
+    forest = {"n_estimators": 300, "random_state": seed, "n_jobs": 1}
+    defaults: dict[str, tuple[type, dict[str, Any]]]
+    if _check_task(task) == "classification":
+        defaults = {
+            "svm": (svm.SVC, {"kernel": "rbf", "C": 1.0, "gamma": "scale", "break_ties": True}),
+            "logreg": (linear_model.LogisticRegression, {"C": 1.0, "max_iter": 5000}),
+            "knn": (neighbors.KNeighborsClassifier, {"n_neighbors": 5}),
+            "rf": (ensemble.RandomForestClassifier, forest),
+        }
+    else:
+        defaults = {
+            "svm": (svm.SVR, {"kernel": "rbf", "C": 1.0, "gamma": "scale", "epsilon": 0.1}),
+            "ridge": (linear_model.Ridge, {"alpha": 1.0}),
+            "knn": (neighbors.KNeighborsRegressor, {"n_neighbors": 5}),
+            "rf": (ensemble.RandomForestRegressor, forest),
+        }
+    key = _ALIASES.get(name, name)
+    if key not in defaults:
+        raise ConfigError(f"baseline.estimator: unknown {task} estimator {name!r}; choose from {', '.join(defaults)}")
+    cls, params = defaults[key]
     try:
-        return cls(**params)
+        return cls(**{**params, **dict(options)})
     except TypeError as exc:
         raise ConfigError(f"baseline.options: {exc}") from None
 
 
-def make_pipeline(classifier: str = "svm", *, pca: int | None = None, seed: int = 0, **options: Any) -> Any:
-    """``StandardScaler -> [PCA(pca)] -> classifier`` as an unfitted scikit-learn Pipeline."""
+def make_pipeline(estimator: str = "svm", *, task: str = "classification", pca: int | None = None, seed: int = 0,
+                  **options: Any) -> Any:
+    """``StandardScaler -> [PCA(pca)] -> estimator`` as an unfitted scikit-learn Pipeline."""
     from sklearn.decomposition import PCA
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
@@ -123,8 +166,27 @@ def make_pipeline(classifier: str = "svm", *, pca: int | None = None, seed: int 
     steps: list[tuple[str, Any]] = [("scale", StandardScaler())]
     if pca is not None:
         steps.append(("pca", PCA(n_components=int(pca), random_state=seed)))
-    steps.append(("clf", _classifier(classifier, seed, options)))
+    steps.append(("clf", _estimator(estimator, task, seed, options)))
     return Pipeline(steps)
+
+
+@dataclass(frozen=True)
+class TargetScale:
+    """Regression targets are fitted as ``(y - mean) / std``; predictions are mapped back."""
+
+    mean: float = 0.0
+    std: float = 1.0
+
+    @classmethod
+    def of(cls, y: np.ndarray) -> TargetScale:
+        std = float(np.std(y))
+        return cls(float(np.mean(y)), std if std > 0 else 1.0)
+
+    def forward(self, y: np.ndarray) -> np.ndarray:
+        return (np.asarray(y, dtype=np.float64) - self.mean) / self.std
+
+    def inverse(self, z: np.ndarray) -> np.ndarray:
+        return np.asarray(z, dtype=np.float64).reshape(-1) * self.std + self.mean
 
 
 def _fit(pipe: Any, x: np.ndarray, y: np.ndarray) -> Any:
@@ -139,6 +201,11 @@ def _fit(pipe: Any, x: np.ndarray, y: np.ndarray) -> Any:
         warnings.simplefilter("ignore", category=UserWarning)
         pipe.fit(x, y)
     return pipe
+
+
+def _fit_regressor(pipe: Any, x: np.ndarray, y: np.ndarray) -> tuple[Any, TargetScale]:
+    scale = TargetScale.of(y)
+    return _fit(pipe, x, scale.forward(y)), scale
 
 
 def _scores(pipe: Any, x: np.ndarray, classes: Sequence[str]) -> np.ndarray:
@@ -206,24 +273,44 @@ def _matrix(table: pd.DataFrame, columns: Sequence[str], source: str) -> np.ndar
     return x
 
 
-def _labelled_rows(table: pd.DataFrame, group: str | None, source: str, echo: Echo) -> tuple[pd.DataFrame, list[str]]:
+def _labelled_rows(table: pd.DataFrame, group: str | None, source: str, echo: Echo,
+                   task: str) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+    """The rows with a target, their targets (class indices, or floats for regression) and the
+    class names (empty for regression)."""
     if "target" not in table.columns:
         raise DataSourceError(source, [f"no 'target' column (columns: {', '.join(map(str, table.columns[:8]))} ...)"])
     if group is not None and group not in table.columns:
         meta = [c for c in table.columns if isinstance(c, str) and "." not in c]
         raise ConfigError(f"baseline.group: the table has no column {group!r} (non-feature columns: {', '.join(meta)})")
-    if pd.api.types.is_numeric_dtype(table["target"]) and not pd.api.types.is_bool_dtype(table["target"]):
-        raise ConfigError(f"{source}: targets are numbers; the classical baselines are classifiers (classification only)")
     labelled = table[table["target"].notna()].reset_index(drop=True)
     if len(labelled) < len(table):
         echo(f"ignoring {len(table) - len(labelled)} row(s) without a target")
-    classes = sorted({str(t) for t in labelled["target"]})
+    target = labelled["target"]
+    numeric = pd.api.types.is_numeric_dtype(target) and not pd.api.types.is_bool_dtype(target)
+    if task == "regression":
+        values = pd.to_numeric(target, errors="coerce").to_numpy(dtype=np.float64)
+        bad = [i for i in range(len(values)) if not np.isfinite(values[i])]
+        if bad:
+            shown = [f"{labelled['path'].iloc[i]}: target {target.iloc[i]!r} is not a number" for i in bad[:5]]
+            raise DataSourceError(source, shown + ([f"... and {len(bad) - 5} more"] if len(bad) > 5 else []))
+        if len(values) < 2:
+            raise DataSourceError(source, [f"need at least 2 videos with a target for regression, found {len(values)}"])
+        return labelled, values, []
+    if numeric:
+        as_float = target.to_numpy(dtype=np.float64)
+        if not np.all(as_float == np.round(as_float)):
+            raise ConfigError(f"{source}: the targets are numbers (e.g. {as_float[0]:g}); "
+                              "use --task regression to predict them, or give class names")
+        names = [str(int(v)) for v in as_float]
+    else:
+        names = [str(t) for t in target]
+    classes = sorted(set(names))
     if len(classes) < 2:
         raise DataSourceError(source, [f"need at least 2 classes to train a classifier, found {len(classes)}"])
-    return labelled, classes
+    return labelled, np.array([classes.index(n) for n in names]), classes
 
 
-def _records(table: pd.DataFrame, group: str | None) -> list[VideoRecord]:
+def _records(table: pd.DataFrame, group: str | None, targets: Sequence[Any]) -> list[VideoRecord]:
     groups = table[group] if group is not None else [None] * len(table)
     starts = table["start"] if "start" in table.columns else [None] * len(table)
     ends = table["end"] if "end" in table.columns else [None] * len(table)
@@ -234,13 +321,13 @@ def _records(table: pd.DataFrame, group: str | None) -> list[VideoRecord]:
     return [
         VideoRecord(
             path=Path(str(p)),
-            target=str(t),
+            target=t,
             group=None if opt(g) is None else str(g),
             start=opt(s),
             end=opt(e),
             meta={"row": i},
         )
-        for i, (p, t, g, s, e) in enumerate(zip(table["path"], table["target"], groups, starts, ends))
+        for i, (p, t, g, s, e) in enumerate(zip(table["path"], targets, groups, starts, ends))
     ]
 
 
@@ -251,7 +338,8 @@ def run_baseline(
     table: pd.DataFrame | str | Path,
     out: str | Path,
     *,
-    classifier: str = "svm",
+    estimator: str = "svm",
+    task: str = "classification",
     cv: str | None = None,
     group: str | None = "group",
     pca: int | None = None,
@@ -264,60 +352,68 @@ def run_baseline(
     """Cross-validate a classical baseline on a feature table and save the report (and the model
     fitted on all rows) under ``out``. Returns the ``cv_metrics.json`` content.
 
+    ``task``: ``"classification"`` (class names in ``target``) or ``"regression"`` (numbers).
     ``cv``: ``"leave-one-group-out"`` (alias ``logo``) or ``"kfold:K"``; default: leave one group
     out when the ``group`` column has values, else 5-fold. ``group``: the table column holding the
     group (``"group"`` by default; any manifest column kept in the table works, e.g. ``"actor"``).
     ``columns``: feature-column prefixes to use (default: all feature columns)."""
     from vidlearn.data.splits import parse_cv
-    from vidlearn.tasks.metrics import classification_metrics, summarize_folds, write_metrics
+    from vidlearn.tasks.metrics import classification_metrics, regression_metrics, summarize_folds, write_metrics
 
     say: Echo = echo or (lambda _msg: None)
     options = dict(options or {})
+    _check_task(task)
+    make_pipeline(estimator, task=task, pca=pca, seed=seed, **options)  # check the settings before any work
     source = str(table) if not isinstance(table, pd.DataFrame) else table.attrs.get("vidlearn", {}).get("path", "feature table")
     frame = _load_table(table)
     cols = select_columns(frame, columns)
     group_col = group if group and (group in frame.columns or group != "group") else None
-    rows, classes = _labelled_rows(frame, group_col, source, say)
+    rows, y, classes = _labelled_rows(frame, group_col, source, say, task)
     if group_col is not None and rows[group_col].isna().all():
         group_col = None
     x = _matrix(rows, cols, source)
-    y = np.array([classes.index(str(t)) for t in rows["target"]])
     if cv is None:
         cv = "leave-one-group-out" if group_col is not None else "kfold:5"
     protocol = parse_cv(cv, seed=seed)
-    records = _records(rows, group_col)
+    records = _records(rows, group_col, [classes[int(i)] for i in y] if classes else [float(v) for v in y])
     folds = protocol.splits(records)
-    make_pipeline(classifier, pca=pca, seed=seed, **options)  # check the settings before any work
-    say(f"{classifier}{f' + PCA({pca})' if pca else ''} on {len(cols)} feature(s), {len(rows)} video(s), "
-        f"{len(classes)} classes; {protocol} ({len(folds)} folds)")
+    what = f"{len(classes)} classes" if task == "classification" else f"target {y.min():.4g}..{y.max():.4g}"
+    say(f"{estimator}{f' + PCA({pca})' if pca else ''} ({task}) on {len(cols)} feature(s), {len(rows)} video(s), "
+        f"{what}; {protocol} ({len(folds)} folds)")
 
     run = Path(out)
     run.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     per_fold: list[dict[str, Any]] = []
-    oof = np.zeros((len(rows), len(classes)))
+    oof = np.zeros((len(rows), len(classes))) if task == "classification" else np.zeros(len(rows))
     fold_of = [""] * len(rows)
     for k, fold in enumerate(folds, start=1):
         tr = np.array([r.meta["row"] for r in fold.train])
         te = np.array([r.meta["row"] for r in fold.test])
-        pipe = _fit(make_pipeline(classifier, pca=pca, seed=seed, **options), x[tr], np.array(classes)[y[tr]])
-        scores = _scores(pipe, x[te], classes)
-        oof[te] = scores
+        fitted = _fit_on(x[tr], y[tr], estimator=estimator, task=task, pca=pca, seed=seed, options=options,
+                         columns=cols, classes=classes)
+        oof[te] = fitted.outputs(x[te])
         for i in te:
             fold_of[i] = fold.name
-        m = classification_metrics(y[te], scores, classes, level="video")
+        if task == "classification":
+            m = classification_metrics(y[te], oof[te], classes, level="video")
+            headline = f"video accuracy {m['accuracy']:.3f}"
+        else:
+            m = regression_metrics(y[te], oof[te], level="video")
+            headline = f"MAE {m['mae']:.4g}"
         per_fold.append(m)
         write_metrics(run / "folds" / safe_name(fold.name) / "eval" / "metrics.json", {"video": m})
-        say(f"[{k}/{len(folds)}] {fold.name}: train {len(tr)}, test {len(te)}, video accuracy {m['accuracy']:.3f}")
+        say(f"[{k}/{len(folds)}] {fold.name}: train {len(tr)}, test {len(te)}, {headline}")
 
-    pooled = classification_metrics(y, oof, classes, level="video")
+    pooled = classification_metrics(y, oof, classes, level="video") if task == "classification" else regression_metrics(y, oof, level="video")
     summary: dict[str, Any] = {
         "protocol": str(protocol),
         "video": summarize_folds(per_fold),
         "folds": [f.name for f in folds],
         "pooled": pooled,
         "baseline": {
-            "classifier": classifier,
+            "task": task,
+            "estimator": estimator,
             "options": options,
             "pca": pca,
             "columns": list(columns.split(",")) if isinstance(columns, str) else (list(columns) if columns else None),
@@ -328,109 +424,139 @@ def run_baseline(
         },
     }
     write_metrics(run / "cv_metrics.json", summary)
-    _write_report(run, summary, pooled, classes, rows, oof, fold_of)
+    _write_report(run, summary, classes, rows, y, oof, fold_of)
     timing: dict[str, Any] = {"cross-validation": time.perf_counter() - started}
     if save_model:
         started = time.perf_counter()
-        pipe = _fit(make_pipeline(classifier, pca=pca, seed=seed, **options), x, np.array(classes)[y])
-        fitted = FittedBaseline(pipe, cols, classes, _info(classifier, options, pca, seed, frame))
+        fitted = _fit_on(x, y, estimator=estimator, task=task, pca=pca, seed=seed, options=options, columns=cols,
+                         classes=classes, frame=frame)
         fitted.info["cv"] = {"protocol": str(protocol), "video": summary["video"]}
         summary["model"] = str(fitted.save(run / "model"))
         timing["final model (fit + ONNX export)"] = time.perf_counter() - started
         say(f"model fitted on all {len(rows)} video(s): {summary['model']}")
-    _write_html_report(run, summary, classes, rows, oof, fold_of, cols, echo=echo, timing=timing)
+    _write_html_report(run, summary, classes, rows, y, oof, fold_of, cols, echo=echo, timing=timing)
     return summary
 
 
-def _info(classifier: str, options: Mapping[str, Any], pca: int | None, seed: int, frame: pd.DataFrame) -> dict[str, Any]:
-    return {
-        "classifier": classifier,
+def _fit_on(x: np.ndarray, y: np.ndarray, *, estimator: str, task: str, pca: int | None, seed: int,
+            options: Mapping[str, Any], columns: list[str], classes: list[str],
+            frame: pd.DataFrame | None = None) -> FittedBaseline:
+    pipe = make_pipeline(estimator, task=task, pca=pca, seed=seed, **options)
+    info = {
+        "task": task,
+        "estimator": estimator,
         "options": dict(options),
         "pca": pca,
         "seed": seed,
-        "feature_settings": frame.attrs.get("vidlearn", {}).get("settings"),
+        "feature_settings": None if frame is None else frame.attrs.get("vidlearn", {}).get("settings"),
     }
+    if task == "classification":
+        return FittedBaseline(_fit(pipe, x, np.asarray(classes)[y]), columns, classes, info=info)
+    pipe, scale = _fit_regressor(pipe, x, y)
+    return FittedBaseline(pipe, columns, [], task="regression", target_scale=scale, info=info)
 
 
 @dataclass
 class FittedBaseline:
-    """A fitted scikit-learn pipeline with the feature columns it reads and the class names."""
+    """A fitted scikit-learn pipeline with the feature columns it reads and the class names
+    (classification) or the target scaling (regression)."""
 
     pipeline: Any
     columns: list[str]
     classes: list[str]
+    task: str = "classification"
+    target_scale: TargetScale | None = None
     info: dict[str, Any] = field(default_factory=dict)
 
+    def outputs(self, x: np.ndarray) -> np.ndarray:
+        """(N, K) class scores, or (N,) predicted values, of a feature matrix in ``columns`` order."""
+        if self.task == "classification":
+            return _scores(self.pipeline, x, self.classes)
+        return (self.target_scale or TargetScale()).inverse(self.pipeline.predict(x))
+
     def scores(self, table: pd.DataFrame | str | Path) -> np.ndarray:
-        """(N, len(classes)) scores of the rows of a feature table."""
-        frame = _load_table(table)
-        return _scores(self.pipeline, _matrix(frame, self.columns, "feature table"), self.classes)
+        """(N, len(classes)) scores of the rows of a feature table (classification)."""
+        if self.task != "classification":
+            raise ConfigError("scores: a regression baseline predicts values; use predict()")
+        return self.outputs(_matrix(_load_table(table), self.columns, "feature table"))
 
     def predict(self, table: pd.DataFrame | str | Path) -> np.ndarray:
-        """Predicted class names (arg-max of the scores)."""
-        return np.asarray(self.classes, dtype=object)[self.scores(table).argmax(axis=1)]
+        """Predicted class names (arg-max of the scores), or predicted values (regression)."""
+        out = self.outputs(_matrix(_load_table(table), self.columns, "feature table"))
+        if self.task == "classification":
+            return np.asarray(self.classes, dtype=object)[out.argmax(axis=1)]
+        return out
 
     def save(self, out_dir: str | Path) -> Path:
         """Write the ONNX model folder (see :func:`save_baseline`)."""
-        return save_baseline(out_dir, self.pipeline, self.columns, self.classes, self.info)
+        return save_baseline(out_dir, self)
 
 
 def fit_baseline(
     table: pd.DataFrame | str | Path,
     *,
-    classifier: str = "svm",
+    estimator: str = "svm",
+    task: str = "classification",
     pca: int | None = None,
     columns: Sequence[str] | str | None = None,
     seed: int = 0,
     options: Mapping[str, Any] | None = None,
 ) -> FittedBaseline:
     """Fit one pipeline on every labelled row of a feature table (no cross-validation)."""
+    _check_task(task)
     frame = _load_table(table)
     source = str(frame.attrs.get("vidlearn", {}).get("path", "feature table"))
     cols = select_columns(frame, columns)
-    rows, classes = _labelled_rows(frame, None, source, lambda _m: None)
+    rows, y, classes = _labelled_rows(frame, None, source, lambda _m: None, task)
     x = _matrix(rows, cols, source)
-    pipe = _fit(make_pipeline(classifier, pca=pca, seed=seed, **dict(options or {})), x, rows["target"].astype(str).to_numpy())
-    return FittedBaseline(pipe, cols, classes, _info(classifier, options or {}, pca, seed, frame))
+    return _fit_on(x, y, estimator=estimator, task=task, pca=pca, seed=seed, options=dict(options or {}),
+                   columns=cols, classes=classes, frame=frame)
 
 
-def _write_report(run: Path, summary: dict[str, Any], pooled: dict[str, Any], classes: list[str],
-                  rows: pd.DataFrame, oof: np.ndarray, fold_of: list[str]) -> None:
+def _write_report(run: Path, summary: dict[str, Any], classes: list[str], rows: pd.DataFrame, y: np.ndarray,
+                  oof: np.ndarray, fold_of: list[str]) -> None:
     from vidlearn.fsutil import atomic_write_text
-    from vidlearn.tasks.plots import per_class_table, plot_confusion_matrix
+    from vidlearn.tasks.plots import per_class_table, plot_confusion_matrix, plot_regression_scatter
 
-    plot_confusion_matrix(np.asarray(summary["video"]["confusion_matrix"]), classes, run / "cv_confusion.png")
-    atomic_write_text(run / "per_class.md", per_class_table(pooled) + "\n")
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["path", "target", "fold", "predicted", *[f"score_{c}" for c in classes]])
-    for i in range(len(rows)):
-        w.writerow([rows["path"].iloc[i], rows["target"].iloc[i], fold_of[i], classes[int(oof[i].argmax())],
-                    *[f"{v:.6g}" for v in oof[i]]])
+    if summary["baseline"]["task"] == "classification":
+        plot_confusion_matrix(np.asarray(summary["video"]["confusion_matrix"]), classes, run / "cv_confusion.png")
+        atomic_write_text(run / "per_class.md", per_class_table(summary["pooled"]) + "\n")
+        w.writerow(["path", "target", "fold", "predicted", *[f"score_{c}" for c in classes]])
+        for i in range(len(rows)):
+            w.writerow([rows["path"].iloc[i], rows["target"].iloc[i], fold_of[i], classes[int(oof[i].argmax())],
+                        *[f"{v:.6g}" for v in oof[i]]])
+    else:
+        plot_regression_scatter(y, oof, run / "cv_scatter.png")
+        w.writerow(["path", "target", "fold", "predicted", "error"])
+        for i in range(len(rows)):
+            w.writerow([rows["path"].iloc[i], f"{y[i]:.9g}", fold_of[i], f"{oof[i]:.9g}", f"{oof[i] - y[i]:.9g}"])
     atomic_write_text(run / "predictions.csv", buf.getvalue())
 
 
-def _write_html_report(run: Path, summary: dict[str, Any], classes: list[str], rows: pd.DataFrame, oof: np.ndarray,
-                       fold_of: list[str], cols: list[str], *, echo: Echo | None,
+def _write_html_report(run: Path, summary: dict[str, Any], classes: list[str], rows: pd.DataFrame, y: np.ndarray,
+                       oof: np.ndarray, fold_of: list[str], cols: list[str], *, echo: Echo | None,
                        timing: Mapping[str, Any]) -> Path | None:
-    """run/report.html: the CV summary (folds, pooled confusion matrix, per-class table), the
-    misclassified videos' thumbnails and the baseline's settings. A failure only warns: the run
-    itself has succeeded."""
+    """run/report.html: the CV summary (folds, pooled confusion matrix and per-class table, or the
+    scatter plot and largest errors), the videos' thumbnails and the baseline's settings. A failure
+    only warns: the run itself has succeeded."""
     from vidlearn.reports import write_run_report
 
     try:
-        predictions, info = _report_rows(summary, classes, rows, oof, fold_of, cols)
+        predictions, info = _report_rows(summary, classes, rows, y, oof, fold_of, cols)
     except Exception as exc:  # noqa: BLE001 - a missing report must not fail a finished run
         import sys
 
         (echo or (lambda s: print(s, file=sys.stderr)))(f"warning: {run / 'report.html'} not written ({exc.__class__.__name__}: {exc})")
         return None
+    image = ("confusion", run / "cv_confusion.png") if classes else ("scatter", run / "cv_scatter.png")
     return write_run_report(
         run,
-        title=f"Baseline report: {summary['baseline']['classifier']} ({run.name})",
+        title=f"Baseline report: {summary['baseline']['estimator']} ({run.name})",
         metrics=summary,
         config=summary["baseline"],
-        images={"confusion": run / "cv_confusion.png"},
+        images=dict([image]),
         predictions=predictions,
         info=info,
         timing=timing,
@@ -438,25 +564,23 @@ def _write_html_report(run: Path, summary: dict[str, Any], classes: list[str], r
     )
 
 
-def _report_rows(summary: dict[str, Any], classes: list[str], rows: pd.DataFrame, oof: np.ndarray,
+def _report_rows(summary: dict[str, Any], classes: list[str], rows: pd.DataFrame, y: np.ndarray, oof: np.ndarray,
                  fold_of: list[str], cols: list[str]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The report's per-video predictions (path, true, predicted, score, fold[, start, end]) and
     its summary facts."""
     settings = summary["baseline"]
     # SVC's decision values are not probabilities: the report would label them "p(class)"
-    probabilities = settings["classifier"] != "svm" or bool(settings["options"].get("probability"))
+    probabilities = settings["estimator"] not in ("svm", "svc") or bool(settings["options"].get("probability"))
     source = Path(str(settings.get("table") or ""))
     base = source.parent if source.is_file() else None
     predictions = []
     for i in range(len(rows)):
-        k = int(oof[i].argmax())
-        pred: dict[str, Any] = {
-            "path": str(_video_path(rows["path"].iloc[i], base)),
-            "true": str(rows["target"].iloc[i]),
-            "predicted": classes[k],
-            "score": float(oof[i, k]) if probabilities else None,
-            "fold": fold_of[i],
-        }
+        pred: dict[str, Any] = {"path": str(_video_path(rows["path"].iloc[i], base)), "fold": fold_of[i]}
+        if classes:
+            k = int(oof[i].argmax())
+            pred.update(true=classes[int(y[i])], predicted=classes[k], score=float(oof[i, k]) if probabilities else None)
+        else:
+            pred.update(true=float(y[i]), predicted=float(oof[i]), score=None)
         for key in ("start", "end"):
             if key in rows.columns:
                 value = rows[key].iloc[i]
@@ -464,7 +588,8 @@ def _report_rows(summary: dict[str, Any], classes: list[str], rows: pd.DataFrame
         predictions.append(pred)
     families = list(dict.fromkeys(c.split(".", 1)[0] for c in cols))
     info = {
-        "classifier": settings["classifier"] + (f" + PCA({settings['pca']})" if settings.get("pca") else ""),
+        "task": settings["task"],
+        "estimator": settings["estimator"] + (f" + PCA({settings['pca']})" if settings.get("pca") else ""),
         "options": ", ".join(f"{k}={v}" for k, v in settings["options"].items()) or None,
         "features": f"{len(cols)} column(s): " + ", ".join(families),
         "columns": ", ".join(settings["columns"]) if settings.get("columns") else "all feature columns",
@@ -487,41 +612,48 @@ def _video_path(raw: Any, base: Path | None) -> Path:
 # ---- saving & loading (ONNX, never pickle) -------------------------------------------------
 
 
-
-
-def save_baseline(out_dir: str | Path, pipeline: Any, columns: Sequence[str], classes: Sequence[str],
-                  info: Mapping[str, Any] | None = None) -> Path:
-    """Convert a fitted pipeline to ONNX and write ``out_dir/model.onnx`` + ``baseline.json``,
-    atomically as a whole (an existing baseline model folder is replaced only once the new one is
-    complete). Returns ``out_dir``."""
+def save_baseline(out_dir: str | Path, fitted: FittedBaseline) -> Path:
+    """Convert a fitted baseline's pipeline to ONNX and write ``out_dir/model.onnx`` +
+    ``baseline.json``, atomically as a whole (an existing baseline model folder is replaced only
+    once the new one is complete). Returns ``out_dir``."""
     from skl2onnx import to_onnx
-    from skl2onnx.common.data_types import DoubleTensorType
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
 
     from vidlearn.tasks.metrics import to_jsonable
 
     target = Path(out_dir)
+    pipeline, columns = fitted.pipeline, fitted.columns
     clf = pipeline.steps[-1][1]
-    seen = [str(c) for c in clf.classes_]
+    classification = fitted.task == "classification"
+    dtype = _onnx_input_dtype(fitted.task, clf)
+    tensor = DoubleTensorType if dtype == "float64" else FloatTensorType
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         onnx_model = to_onnx(
             pipeline,
-            initial_types=[("X", DoubleTensorType([None, len(columns)]))],
-            options={id(clf): {"zipmap": False}},
+            initial_types=[("X", tensor([None, len(columns)]))],
+            options={id(clf): {"zipmap": False}} if classification else None,
             target_opset={"": 17, "ai.onnx.ml": 3},
         )
     model_bytes = onnx_model.SerializeToString()
-    transform = _check_conversion(pipeline, model_bytes, len(columns))
+    transform = _check_conversion(pipeline, model_bytes, len(columns), classification, dtype)
+    if classification:
+        task_meta: dict[str, Any] = {
+            "classes": [str(c) for c in fitted.classes],
+            "model_classes": [str(c) for c in clf.classes_],
+            "scores": {"output": 1, "transform": transform},
+        }
+    else:
+        scale = fitted.target_scale or TargetScale()
+        task_meta = {"target": {"mean": scale.mean, "std": scale.std}, "values": {"output": 0}}
     meta = {
         "format": BASELINE_FORMAT,
         "format_version": FORMAT_VERSION,
-        "task": "classification",
-        "classes": [str(c) for c in classes],
-        "model_classes": seen,
+        "task": fitted.task,
+        **task_meta,
         "columns": list(columns),
-        "input": {"name": "X", "dtype": "float64", "shape": [None, len(columns)]},
-        "scores": {"output": 1, "transform": transform},
-        **to_jsonable(dict(info or {})),
+        "input": {"name": "X", "dtype": dtype, "shape": [None, len(columns)]},
+        **to_jsonable({k: v for k, v in fitted.info.items() if k != "task"}),
         "versions": package_versions("scikit-learn", "skl2onnx", "onnx", "onnxruntime", "numpy"),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
@@ -533,6 +665,9 @@ def save_baseline(out_dir: str | Path, pipeline: Any, columns: Sequence[str], cl
     try:
         (tmp / MODEL_FILE).write_bytes(model_bytes)
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        for f in (MODEL_FILE, META_FILE):
+            os.chmod(tmp / f, 0o644)
+        os.chmod(tmp, 0o755)
         old = None
         if target.exists():
             old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
@@ -550,6 +685,15 @@ def save_baseline(out_dir: str | Path, pipeline: Any, columns: Sequence[str], cl
     return target
 
 
+def _onnx_input_dtype(task: str, clf: Any) -> str:
+    """float64 where onnxruntime has double kernels; its SVMRegressor and TreeEnsembleRegressor
+    (ai.onnx.ml opset 3) compute in float32 only, so those regressors take float32 input."""
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.svm import SVR
+
+    return "float32" if task == "regression" and isinstance(clf, (SVR, RandomForestRegressor)) else "float64"
+
+
 def _session(model_bytes: bytes) -> Any:
     import onnxruntime as ort
 
@@ -558,55 +702,118 @@ def _session(model_bytes: bytes) -> Any:
     return ort.InferenceSession(model_bytes, sess_options=opts, providers=["CPUExecutionProvider"])
 
 
-def _check_conversion(pipeline: Any, model_bytes: bytes, n_features: int) -> str:
+def _check_conversion(pipeline: Any, model_bytes: bytes, n_features: int, classification: bool, dtype: str) -> str:
     """Run the ONNX model beside the pipeline on probe rows spread like the training data; returns
-    how its score output maps to the pipeline's scores ("none", or "negate" for skl2onnx's binary
-    SVC, whose two columns come out swapped). Raises RuntimeError when it does not reproduce them."""
+    how its output maps to the pipeline's scores ("none", or "negate" for skl2onnx's binary SVC,
+    whose two columns come out swapped). Raises RuntimeError when it does not reproduce them."""
     scaler = pipeline.steps[0][1]
     rng = np.random.default_rng(0)
     probe = np.asarray(scaler.mean_) + np.asarray(scaler.scale_) * rng.normal(0.0, 1.0, (64, n_features))
     clf = pipeline.steps[-1][1]
-    want = _align_scores(
-        np.asarray(pipeline.predict_proba(probe) if hasattr(clf, "predict_proba") else pipeline.decision_function(probe), dtype=np.float64),
-        [str(c) for c in clf.classes_], [str(c) for c in clf.classes_],
-    )
-    got = np.asarray(_session(model_bytes).run(None, {"X": probe})[1], dtype=np.float64)
+    outputs = _session(model_bytes).run(None, {"X": probe.astype(dtype)})
+    if classification:
+        want = _align_scores(
+            np.asarray(pipeline.predict_proba(probe) if hasattr(clf, "predict_proba") else pipeline.decision_function(probe), dtype=np.float64),
+            [str(c) for c in clf.classes_], [str(c) for c in clf.classes_],
+        )
+        got = np.asarray(outputs[1], dtype=np.float64)
+    else:
+        want = np.asarray(pipeline.predict(probe), dtype=np.float64).reshape(-1)
+        got = np.asarray(outputs[0], dtype=np.float64).reshape(-1)
     tol = 1e-4 * max(1.0, float(np.abs(want).max()))
     if got.shape == want.shape and np.allclose(got, want, rtol=1e-4, atol=tol):
         return "none"
-    if got.shape == want.shape and np.allclose(-got, want, rtol=1e-4, atol=tol):
+    if classification and got.shape == want.shape and np.allclose(-got, want, rtol=1e-4, atol=tol):
         return "negate"
-    raise RuntimeError(f"the ONNX conversion of {type(clf).__name__} does not reproduce its scores; cannot save it")
+    raise RuntimeError(f"the ONNX conversion of {type(clf).__name__} does not reproduce its outputs; cannot save it")
 
 
 @dataclass
 class BaselineModel:
-    """A loaded baseline: the ONNX pipeline, its classes and the feature columns it reads."""
+    """A loaded baseline: the ONNX pipeline, its task, its classes or target scaling and the
+    feature columns it reads."""
 
     path: Path
+    task: str
     classes: list[str]
     columns: list[str]
     meta: dict[str, Any]
     session: Any = field(repr=False)
 
     @property
-    def classifier(self) -> str:
-        return str(self.meta.get("classifier", "?"))
+    def estimator(self) -> str:
+        return str(self.meta.get("estimator", self.meta.get("classifier", "?")))
+
+    @property
+    def feature_settings(self) -> dict[str, Any] | None:
+        """How the training table's features were computed (kinds, fps, size), when known."""
+        return self.meta.get("feature_settings")
+
+    def _run(self, table: pd.DataFrame | str | Path) -> list[Any]:
+        frame = _load_table(table)
+        x = _matrix(frame, self.columns, str(frame.attrs.get("vidlearn", {}).get("path", "feature table")))
+        spec = self.meta["input"]
+        return self.session.run(None, {spec["name"]: x.astype(spec.get("dtype", "float64"))})
 
     def scores(self, table: pd.DataFrame | str | Path) -> np.ndarray:
         """(N, len(classes)) scores (probabilities or decision values, see the module docstring)."""
-        frame = _load_table(table)
-        x = _matrix(frame, self.columns, str(frame.attrs.get("vidlearn", {}).get("path", "feature table")))
+        if self.task != "classification":
+            raise ConfigError(f"{self.path}: a regression baseline predicts values; use predict()")
         spec = self.meta.get("scores") or {}
-        outputs = self.session.run(None, {self.meta["input"]["name"]: x})
-        raw = np.asarray(outputs[int(spec.get("output", 1))], dtype=np.float64)
+        raw = np.asarray(self._run(table)[int(spec.get("output", 1))], dtype=np.float64)
         if spec.get("transform") == "negate":
             raw = -raw
         return _align_scores(raw, self.meta.get("model_classes", self.classes), self.classes)
 
     def predict(self, table: pd.DataFrame | str | Path) -> np.ndarray:
-        """Predicted class names (the arg-max of :meth:`scores`), one per row."""
-        return np.asarray(self.classes, dtype=object)[self.scores(table).argmax(axis=1)]
+        """Predicted class names (the arg-max of :meth:`scores`) or values (regression), one per row."""
+        if self.task == "classification":
+            return np.asarray(self.classes, dtype=object)[self.scores(table).argmax(axis=1)]
+        raw = self._run(table)[int((self.meta.get("values") or {}).get("output", 0))]
+        t = self.meta["target"]
+        return TargetScale(float(t["mean"]), float(t["std"])).inverse(raw)
+
+    def predict_videos(self, videos: Sequence[str | Path], *, top_k: int = 1, workers: int = 1,
+                       progress: bool = False) -> tuple[list[Prediction], list[tuple[str, str]]]:
+        """Compute the features of video files the way the training table was computed (kinds,
+        fps, size, parameters from ``feature_settings``) and predict them. Returns the predictions
+        and the ``(path, reason)`` of the videos that could not be read."""
+        from vidlearn.deploy.predictor import Prediction
+        from vidlearn.features.table import compute_feature_table
+
+        settings = self.feature_settings
+        if not settings or not settings.get("kinds"):
+            raise ArtifactError(self.path, "does not say how its features were computed (it was fitted on a table "
+                                "without feature settings); compute them with `vidlearn features` and predict the table")
+        if top_k < 1:
+            raise ConfigError(f"--top-k must be at least 1, got {top_k}")
+        records = [VideoRecord(path=Path(v)) for v in videos]
+        with tempfile.TemporaryDirectory(prefix="vidlearn-baseline-") as tmp:
+            try:
+                table = compute_feature_table(records, settings["kinds"], fps=settings.get("fps"),
+                                              short_side=settings.get("short_side"), out=Path(tmp) / "features.parquet",
+                                              workers=workers, progress=progress, **dict(settings.get("params") or {}))
+            except DataSourceError as exc:  # not one video could be read
+                return [], [(str(r.path), "; ".join(exc.problems)) for r in records]
+        skipped = [(s["path"], s["reason"]) for s in table.attrs["vidlearn"]["skipped"]]
+        paths = [str(v) for v in table["path"]]
+        if self.task == "regression":
+            return [Prediction(path=pth, value=float(v)) for pth, v in zip(paths, self.predict(table))], skipped
+        scores = self.scores(table)
+        preds = []
+        for pth, row in zip(paths, scores):
+            order = np.argsort(-row, kind="stable")[: min(top_k, len(self.classes))]
+            ranked = [(self.classes[int(j)], float(row[j])) for j in order]
+            preds.append(Prediction(path=pth, label=ranked[0][0], score=ranked[0][1], top_k=ranked))
+        return preds, skipped
+
+
+def is_baseline_model(path: str | Path) -> bool:
+    """Whether ``path`` is a baseline model folder, its run folder or its model.onnx/baseline.json."""
+    p = Path(path)
+    if p.is_file():
+        return p.name in (MODEL_FILE, META_FILE) and (p.parent / META_FILE).is_file()
+    return (p / META_FILE).is_file() or (p / "model" / META_FILE).is_file()
 
 
 def load_baseline(path: str | Path) -> BaselineModel:
@@ -631,15 +838,27 @@ def load_baseline(path: str | Path) -> BaselineModel:
     version = meta.get("format_version")
     if not isinstance(version, int) or version < 1 or version > FORMAT_VERSION:
         raise ArtifactError(p / META_FILE, f"format_version {version!r} is not one this vidlearn reads (1..{FORMAT_VERSION})")
-    for key in ("classes", "columns"):
-        if not isinstance(meta.get(key), list) or not all(isinstance(v, str) for v in meta[key]):
-            raise ArtifactError(p / META_FILE, f"{key} must be a list of strings")
-    if (meta.get("scores") or {}).get("transform", "none") not in ("none", "negate"):
-        raise ArtifactError(p / META_FILE, f"unknown score transform {meta['scores'].get('transform')!r}")
+    task = meta.get("task", "classification")
+    if (meta.get("input") or {}).get("dtype", "float64") not in ("float32", "float64") or "name" not in (meta.get("input") or {}):
+        raise ArtifactError(p / META_FILE, f"input must name a float32/float64 tensor, got {meta.get('input')!r}")
+    if task not in TASKS:
+        raise ArtifactError(p / META_FILE, f"unknown task {task!r}")
+    if not isinstance(meta.get("columns"), list) or not all(isinstance(v, str) for v in meta["columns"]):
+        raise ArtifactError(p / META_FILE, "columns must be a list of strings")
+    if task == "classification":
+        if not isinstance(meta.get("classes"), list) or not all(isinstance(v, str) for v in meta["classes"]):
+            raise ArtifactError(p / META_FILE, "classes must be a list of strings")
+        if (meta.get("scores") or {}).get("transform", "none") not in ("none", "negate"):
+            raise ArtifactError(p / META_FILE, f"unknown score transform {meta['scores'].get('transform')!r}")
+    else:
+        t = meta.get("target")
+        if not (isinstance(t, dict) and all(isinstance(t.get(k), (int, float)) for k in ("mean", "std")) and t["std"] > 0):
+            raise ArtifactError(p / META_FILE, "a regression model needs target.mean and target.std (> 0)")
     try:
         session = _session((p / MODEL_FILE).read_bytes())
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types; all mean "unreadable"
         with contextlib.suppress(Exception):
             exc = str(exc).splitlines()[0]  # type: ignore[assignment]
         raise ArtifactError(p / MODEL_FILE, f"not a loadable ONNX model ({exc})") from None
-    return BaselineModel(path=p, classes=list(meta["classes"]), columns=list(meta["columns"]), meta=meta, session=session)
+    return BaselineModel(path=p, task=task, classes=list(meta.get("classes") or []), columns=list(meta["columns"]),
+                         meta=meta, session=session)
