@@ -236,6 +236,22 @@ def predict(
 
 @app.command()
 @_friendly
+def export(
+    artifact: Annotated[Path, typer.Argument(help="a trained model (directory or .vidlearn file)")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="the .onnx file to write")],
+    opset: Annotated[int, typer.Option(help="ONNX opset")] = 17,
+) -> None:
+    """Export a trained model to ONNX (checked against PyTorch with onnxruntime before it is kept)."""
+    from vidlearn.deploy.export import export_onnx
+
+    result = export_onnx(artifact, out, opset=opset)
+    shape = "x".join(str(d) for d in result.input_shape[1:])
+    typer.echo(f"wrote {result.path}: input video (batch, {shape}) -> {result.output_name}; "
+               f"onnxruntime matches PyTorch (max abs. difference {result.max_abs_diff:.2g})")
+
+
+@app.command()
+@_friendly
 def cluster(
     source: Annotated[Path, typer.Argument(help="a .parquet feature table, or data (folder, manifest, split list) to compute one from")],
     out: Annotated[Path, typer.Option("--out", "-o", help="folder for assignments.csv, cluster_metrics.json, cluster_map.png, report.html")],

@@ -1,0 +1,140 @@
+"""Export a trained model artifact to ONNX, for serving without PyTorch (onnxruntime, TensorRT,
+OpenVINO, ...).
+
+>>> export_onnx("runs/first/model", "model.onnx")   # checked against PyTorch before it is kept
+
+The graph takes ``video``: float32 ``(batch, 3, T, H, W)`` — ``T = sampling.num_frames``, ``H = W =
+transform.crop_size``, RGB scaled to 0..1 then normalised with ``transform.mean``/``std`` — and
+returns what :meth:`vidlearn.deploy.predictor.Predictor.outputs` returns: ``probabilities``
+``(batch, K)`` (softmax) for classification, or ``value`` ``(batch,)`` in the target's units for
+regression (the standardisation of training is undone inside the graph). The batch axis is
+dynamic. The model's metadata (``metadata_props["vidlearn"]``, JSON) holds everything needed to
+feed it: the task, the class names, the input layout and normalisation, and how frames were
+sampled (decode fps, short side, frames, stride, test views), plus the whole configuration.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from vidlearn.errors import ArtifactError, ConfigError
+from vidlearn.fsutil import atomic_write_bytes
+
+__all__ = ["ExportResult", "export_onnx", "onnx_metadata"]
+
+METADATA_KEY = "vidlearn"
+
+
+class _Served(nn.Module):
+    """The network plus its output transform (softmax, or undoing the target standardisation)."""
+
+    def __init__(self, model: nn.Module, regression: bool, mean: float, std: float) -> None:
+        super().__init__()
+        self.model, self.regression, self.mean, self.std = model, regression, float(mean), float(std)
+
+    def forward(self, video: torch.Tensor) -> torch.Tensor:
+        out = self.model(video).float()
+        if self.regression:
+            return out.reshape(out.shape[0], -1)[:, 0] * self.std + self.mean
+        return out.softmax(-1)
+
+
+@dataclass
+class ExportResult:
+    """Where the model went and how closely onnxruntime reproduced PyTorch on the check input."""
+
+    path: Path
+    input_shape: tuple[int, ...]
+    output_name: str
+    max_abs_diff: float
+
+
+def onnx_metadata(path: str | Path) -> dict[str, Any]:
+    """The ``vidlearn`` metadata of an exported model (task, classes, input, sampling, config)."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    for prop in model.metadata_props:
+        if prop.key == METADATA_KEY:
+            return json.loads(prop.value)
+    raise ArtifactError(path, f"has no {METADATA_KEY!r} metadata: not exported by vidlearn")
+
+
+def export_onnx(artifact: str | Path, out: str | Path, *, opset: int = 17, check: bool = True) -> ExportResult:
+    """Export a saved model (directory or .vidlearn file) to the ONNX file ``out`` (written
+    atomically). With ``check`` (default) onnxruntime runs the exported graph on a random batch of
+    two clips beside PyTorch; the file is kept only when they agree (abs. difference <= 1e-4 on
+    probabilities, or relative 1e-4 on values)."""
+    import onnx
+
+    from vidlearn import __version__
+    from vidlearn.deploy.predictor import Predictor
+
+    target = Path(out)
+    if target.suffix.lower() != ".onnx":
+        raise ConfigError(f"--out: an ONNX file name ends in .onnx, got {target.name!r}")
+    if not 13 <= int(opset) <= 20:
+        raise ConfigError(f"--opset must be between 13 and 20, got {opset}")
+    predictor = Predictor.load(artifact, device=torch.device("cpu"))
+    cfg = predictor.config
+    if getattr(predictor.model, "in_features", None) is not None:
+        raise ConfigError(f"{artifact}: {cfg.model.name} reads feature sequences, not video; only video models export")
+    regression = predictor.is_regression
+    served = _Served(predictor.model, regression, cfg.task.target_mean, cfg.task.target_std).eval()
+    shape = (1, 3, cfg.sampling.num_frames, cfg.transform.crop_size, cfg.transform.crop_size)
+    output_name = "value" if regression else "probabilities"
+    buf = io.BytesIO()
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # tracer warnings about shape checks evaluated at export time
+        torch.onnx.export(
+            served, (torch.zeros(shape),), buf, opset_version=int(opset), dynamo=False,
+            input_names=["video"], output_names=[output_name],
+            dynamic_axes={"video": {0: "batch"}, output_name: {0: "batch"}},
+        )
+    model = onnx.load_from_string(buf.getvalue())
+    meta = {
+        "format": "vidlearn-onnx",
+        "format_version": 1,
+        "vidlearn": __version__,
+        "model": cfg.model.name,
+        "task": cfg.task.kind,
+        "classes": list(predictor.class_names),
+        "input": {"name": "video", "layout": "NCTHW", "shape": ["batch", *shape[1:]], "dtype": "float32",
+                  "color": "RGB", "scale": 1 / 255, "mean": list(cfg.transform.mean), "std": list(cfg.transform.std)},
+        "output": {"name": output_name, "meaning": "target value" if regression else "softmax over classes"},
+        "sampling": {"fps": cfg.decode.fps, "short_side": cfg.decode.short_side, "num_frames": cfg.sampling.num_frames,
+                     "stride": cfg.sampling.stride, "test_views": cfg.sampling.test_views, "crop": "centre"},
+        "config": cfg.to_dict(),
+    }
+    entry = model.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, json.dumps(meta)
+    model.producer_name, model.producer_version = "vidlearn", __version__
+    data = model.SerializeToString()
+    diff = _check(served, data, shape, regression) if check else float("nan")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(target, data)
+    return ExportResult(target, shape, output_name, diff)
+
+
+def _check(served: nn.Module, data: bytes, shape: tuple[int, ...], regression: bool) -> float:
+    import onnxruntime as ort
+
+    x = torch.randn((2, *shape[1:]), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        want = served(x).numpy()
+    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    (got,) = session.run(None, {"video": x.numpy()})
+    diff = float(np.max(np.abs(got - want)))
+    tol = 1e-4 * max(1.0, float(np.abs(want).max())) if regression else 1e-4
+    if got.shape != want.shape or diff > tol:
+        raise RuntimeError(f"the ONNX graph does not reproduce the model (max abs. difference {diff:.3g}); not written")
+    return diff
