@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from vidlearn.errors import VidlearnError
+from vidlearn.errors import ConfigError, VidlearnError
 
 app = typer.Typer(
     name="vidlearn",
@@ -248,6 +248,22 @@ def export(
     shape = "x".join(str(d) for d in result.input_shape[1:])
     typer.echo(f"wrote {result.path}: input video (batch, {shape}) -> {result.output_name}; "
                f"onnxruntime matches PyTorch (max abs. difference {result.max_abs_diff:.2g})")
+
+
+@app.command()
+@_friendly
+def serve(
+    artifact: Annotated[Path, typer.Argument(help="a trained model (directory or .vidlearn file) or a baseline model folder")],
+    host: Annotated[str, typer.Option(help="interface to listen on (0.0.0.0: all)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    max_mb: Annotated[int, typer.Option(help="largest video accepted, in MiB")] = 512,
+) -> None:
+    """Serve a model over HTTP: POST a video's bytes to /predict (or /timeline); GET /health."""
+    from vidlearn.deploy.serve import serve as run_server
+
+    if max_mb < 1:
+        raise ConfigError(f"--max-mb must be at least 1, got {max_mb}")
+    run_server(artifact, host=host, port=port, max_bytes=max_mb * 1024 * 1024)
 
 
 @app.command()

@@ -14,41 +14,21 @@ from typer.testing import CliRunner
 
 from vidlearn.cli import app
 from vidlearn.config import ExperimentConfig
-from vidlearn.deploy.artifact import save_artifact
 from vidlearn.deploy.export import export_onnx, onnx_metadata
 from vidlearn.deploy.predictor import Predictor
 from vidlearn.errors import ConfigError
-from vidlearn.models import build_model
 
 CLASSES = ["jump", "run", "walk"]
 
 
-def _artifact(tmp_path: Path, name: str, *, regression: bool = False) -> Path:
-    overrides = [f"model.name={name}", "sampling.num_frames=4", "transform.crop_size=32", "decode.short_side=40",
-                 "decode.fps=8", "sampling.test_views=2"]
-    if regression:
-        overrides += ["task.kind=regression", "task.target_mean=20.0", "task.target_std=5.0"]
-    cfg = ExperimentConfig().override(overrides)
-    torch.manual_seed(0)
-    model = build_model(name, num_classes=1 if regression else len(CLASSES))
-    with torch.no_grad():  # outputs of order one, so that the comparison means something
-        for p in model.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    return save_artifact(tmp_path / f"{name}_model", model.eval(), cfg, [] if regression else CLASSES)
-
-
-def _clip(clips_dir: Path) -> Path:
-    return sorted(p for p in clips_dir.iterdir() if p.suffix == ".mp4")[0]
-
-
 @pytest.mark.parametrize("name", ["r2plus1d_tiny", "frame_cnn_small"])
-def test_exported_model_gives_the_predictors_probabilities_on_a_real_clip(name: str, tmp_path: Path, clips_dir: Path) -> None:
-    art = _artifact(tmp_path, name)
+def test_exported_model_gives_the_predictors_probabilities_on_a_real_clip(name: str, tmp_path: Path, make_artifact, real_clip: Path) -> None:
+    art = make_artifact(name)
     result = export_onnx(art, tmp_path / "model.onnx")
     assert result.path.is_file() and result.output_name == "probabilities" and result.max_abs_diff <= 1e-4
 
     predictor = Predictor.load(art, device=torch.device("cpu"))
-    clips = predictor.clip_tensor(_clip(clips_dir))  # (views, 3, T, H, W), the training preprocessing
+    clips = predictor.clip_tensor(real_clip)  # (views, 3, T, H, W), the training preprocessing
     assert clips.shape == (2, 3, 4, 32, 32)
     session = ort.InferenceSession(str(result.path), providers=["CPUExecutionProvider"])
     (got,) = session.run(None, {"video": clips.numpy()})
@@ -62,19 +42,19 @@ def test_exported_model_gives_the_predictors_probabilities_on_a_real_clip(name: 
     assert ExperimentConfig.from_dict(meta["config"]) == predictor.config
 
 
-def test_exported_regression_model_gives_values_in_target_units(tmp_path: Path, clips_dir: Path) -> None:
-    art = _artifact(tmp_path, "r3d_tiny", regression=True)
+def test_exported_regression_model_gives_values_in_target_units(tmp_path: Path, make_artifact, real_clip: Path) -> None:
+    art = make_artifact("r3d_tiny", regression=True)
     result = export_onnx(art, tmp_path / "speed.onnx")
     predictor = Predictor.load(art, device=torch.device("cpu"))
-    clips = predictor.clip_tensor(_clip(clips_dir))
+    clips = predictor.clip_tensor(real_clip)
     (got,) = ort.InferenceSession(str(result.path), providers=["CPUExecutionProvider"]).run(None, {"video": clips.numpy()})
     assert result.output_name == "value" and got.shape == (2,)
     np.testing.assert_allclose(got, predictor.outputs(clips).reshape(-1), rtol=1e-5, atol=1e-4)
     assert onnx_metadata(result.path)["task"] == "regression"
 
 
-def test_cli_export_and_refusals(tmp_path: Path) -> None:
-    art = _artifact(tmp_path, "x3d_tiny")
+def test_cli_export_and_refusals(tmp_path: Path, make_artifact) -> None:
+    art = make_artifact("x3d_tiny")
     res = CliRunner().invoke(app, ["export", str(art), "--out", str(tmp_path / "out" / "x3d.onnx")])
     assert res.exit_code == 0, res.output
     assert "onnxruntime matches PyTorch" in res.output and (tmp_path / "out" / "x3d.onnx").is_file()
