@@ -372,13 +372,14 @@ def features(
     size: Annotated[int, typer.Option(help="decoded short side in pixels")] = 128,
     workers: Annotated[int, typer.Option(help="processes for decoding + classical features (1: none)")] = 2,
     group: Annotated[Optional[str], typer.Option(help="manifest column used as group (e.g. actor)")] = None,
+    task: Annotated[str, typer.Option(help="classification (the manifest's label column) or regression (its numeric target column)")] = "classification",
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
 ) -> None:
     """Compute a feature table (one row per video) to Parquet; resumes an interrupted run."""
     from vidlearn.data.sources import load_records
     from vidlearn.features.table import compute_feature_table
 
-    records = load_records(data, group=group, labelled=False)
+    records = load_records(data, task=task, group=group, labelled=False)
     table = compute_feature_table(records, kind, fps=fps, short_side=size, out=out, workers=workers,
                                   progress=not quiet, echo=typer.echo)
     info = table.attrs["vidlearn"]

@@ -305,3 +305,30 @@ def test_regression_recovers_the_speed_of_moving_videos(tmp_path: Path) -> None:
     assert skipped and skipped[0][0] == str(tmp_path / "broken.mp4")
     timeline = CliRunner().invoke(app, ["predict", str(tmp_path / "run"), str(tmp_path / "v0.mp4"), "--timeline"])
     assert timeline.exit_code == 2 and "--timeline needs a deep model" in timeline.output
+
+
+def test_cli_regression_from_videos_to_predictions(tmp_path: Path) -> None:
+    """demo-data -> features --task regression -> baseline --task regression -> predict: the
+    manifest's numeric target (speed) travels through the commands."""
+    runner = CliRunner()
+    from vidlearn.data.synthetic import generate_demo_dataset
+
+    manifest = generate_demo_dataset(tmp_path / "d", classes=["right", "left"], videos_per_class=4, num_groups=2,
+                                     size=32, duration=1.0, seed=2)
+    table = tmp_path / "speed.parquet"
+    res = runner.invoke(app, ["features", str(manifest), "--kind", "motion", "--fps", "8", "--size", "32",
+                              "--workers", "1", "--task", "regression", "--quiet", "--out", str(table)])
+    assert res.exit_code == 0, res.output
+    frame = read_feature_table(table)
+    assert pd.api.types.is_float_dtype(frame["target"]) and set(frame["label"]) == {"right", "left"}
+    np.testing.assert_allclose(sorted(frame["target"]), sorted(pd.read_csv(manifest)["target"]), rtol=1e-6)
+    res = runner.invoke(app, ["baseline", str(table), "--task", "regression", "--estimator", "rf", "--out", str(tmp_path / "run")])
+    assert res.exit_code == 0, res.output
+    assert "over 2 folds" in res.output and (tmp_path / "run" / "cv_scatter.png").is_file()
+    video = next((tmp_path / "d" / "videos" / "right").iterdir())
+    res = runner.invoke(app, ["predict", str(tmp_path / "run"), str(video)])
+    assert res.exit_code == 0, res.output
+    import re
+
+    found = re.search(re.escape(str(video)) + r": ([-0-9.e+]+)\n", res.output)  # after the progress bar (stderr)
+    assert found is not None and float(found.group(1)) > 0, res.output  # a speed in px/s
