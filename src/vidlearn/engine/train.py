@@ -47,6 +47,7 @@ _NOISE = (
     ".*You defined a `validation_step` but have no `val_dataloader`.*",
     ".*isinstance\\(treespec, LeafSpec\\).*",
     ".*Checkpoint directory .* exists and is not empty.*",
+    ".*module\\(s\\) in eval mode at the start of training.*",  # frozen encoders keep eval mode on purpose
 )
 
 
