@@ -218,17 +218,19 @@ def evaluate(
 @_friendly
 def predict(
     artifact: Annotated[Path, typer.Argument(help="a trained model (directory or .vidlearn file) or a baseline model folder")],
-    target: Annotated[Path, typer.Argument(help="a video, a folder of videos, or a manifest")],
+    target: Annotated[str, typer.Argument(help="a video, a folder of videos, a manifest, or a stream (rtsp://..., pipe:0, a FIFO)")],
     top_k: Annotated[int, typer.Option("--top-k", help="classes per prediction")] = 1,
     out: Annotated[Optional[Path], typer.Option(help="write predictions to .csv or .json")] = None,
     timeline: Annotated[bool, typer.Option(help="slide a window over each video: per-window predictions")] = False,
     stride: Annotated[Optional[float], typer.Option(help="timeline step in seconds (default: half a window)")] = None,
 ) -> None:
-    """Predict labels (or values) for videos; bad files are reported and skipped."""
-    from vidlearn.deploy.predict import run_predictions
+    """Predict labels (or values) for videos, or window by window for a stream (rtsp://, http://,
+    udp://, pipe:0, a named pipe); bad files are reported and skipped."""
+    from vidlearn.deploy.predict import PredictReport, run_predictions
 
-    report = run_predictions(artifact, target, top_k=top_k, out=out, timeline=timeline, stride=stride)
-    for line in report.lines():
+    live = lambda p: typer.echo(PredictReport.line(p))  # noqa: E731 - streams: each window as it comes
+    report = run_predictions(artifact, target, top_k=top_k, out=out, timeline=timeline, stride=stride, on_prediction=live)
+    for line in report.lines(predictions=not report.streamed):
         typer.echo(line)
     if report.skipped and not report.predictions:
         raise typer.Exit(1)

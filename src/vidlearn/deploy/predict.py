@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,16 +24,19 @@ class PredictReport:
     predictions: list[Prediction] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     written: list[Path] = field(default_factory=list)
+    streamed: bool = False  # a stream: the predictions went to `on_prediction` as they came
 
-    def lines(self) -> list[str]:
-        """Human-readable lines for a terminal."""
-        out = []
-        for p in self.predictions:
-            where = f" [{p.start:.2f}-{p.end:.2f}s]" if p.start is not None else ""
-            if p.value is not None:
-                out.append(f"{p.path}{where}: {p.value:.4g}")
-            else:
-                out.append(f"{p.path}{where}: " + ", ".join(f"{c} {s:.3f}" for c, s in p.top_k))
+    @staticmethod
+    def line(p: Prediction) -> str:
+        """One prediction as a terminal line."""
+        where = f" [{p.start:.2f}-{p.end:.2f}s]" if p.start is not None else ""
+        if p.value is not None:
+            return f"{p.path}{where}: {p.value:.4g}"
+        return f"{p.path}{where}: " + ", ".join(f"{c} {s:.3f}" for c, s in p.top_k)
+
+    def lines(self, *, predictions: bool = True) -> list[str]:
+        """Human-readable lines for a terminal (without the predictions when they were shown live)."""
+        out = [self.line(p) for p in self.predictions] if predictions else []
         out += [f"skipped {path}: {reason}" for path, reason in self.skipped]
         out += [f"wrote {w}" for w in self.written]
         return out
@@ -44,6 +48,21 @@ def _targets(target: Path) -> list[Path]:
     return [Path(r.path) for r in load_records(target, labelled=False)]
 
 
+def _stream(predictor: Predictor, source: str, report: PredictReport, *, stride: float | None, top_k: int,
+            on_prediction: Callable[[Prediction], None] | None) -> None:
+    """Predict a live stream window by window (batch 1: each answer as soon as its window has
+    played) until it ends or Ctrl-C; what was predicted is kept either way."""
+    try:
+        for pred in predictor.iter_timeline(source, stride=stride, top_k=top_k, batch=1):
+            report.predictions.append(pred)
+            if on_prediction is not None:
+                on_prediction(pred)
+    except KeyboardInterrupt:
+        report.skipped.append((source, f"stopped by the user after {len(report.predictions)} window(s)"))
+    except VidlearnError as exc:
+        report.skipped.append((source, f"{getattr(exc, 'reason', str(exc))} (after {len(report.predictions)} window(s))"))
+
+
 def run_predictions(
     artifact: str | Path,
     target: str | Path,
@@ -53,13 +72,27 @@ def run_predictions(
     timeline: bool = False,
     stride: float | None = None,
     progress: bool = True,
+    on_prediction: Callable[[Prediction], None] | None = None,
 ) -> PredictReport:
     """Predict every video of `target` with a trained model or a classical baseline model (its
-    features are computed as for its training table); write `out` (.csv or .json) when given."""
-    from vidlearn.engine.baseline import is_baseline_model, load_baseline
+    features are computed as for its training table); write `out` (.csv or .json) when given.
 
-    paths = _targets(Path(target))
+    A stream `target` (``rtsp://``/``http://``/``udp://`` URL, ``pipe:0`` for standard input, a
+    named pipe; see :func:`vidlearn.io.is_stream`) is predicted window by window as it plays
+    (a timeline; `on_prediction` is called with each window's prediction as it comes)."""
+    from vidlearn.engine.baseline import is_baseline_model, load_baseline
+    from vidlearn.io import is_stream
+
     report = PredictReport()
+    if is_stream(target):
+        if is_baseline_model(artifact):
+            raise ConfigError(f"{artifact}: a baseline model predicts whole videos, not streams; use a deep model")
+        report.streamed = on_prediction is not None
+        _stream(Predictor.load(artifact), str(target), report, stride=stride, top_k=top_k, on_prediction=on_prediction)
+        if out is not None:
+            report.written.insert(0, write_predictions(report.predictions, Path(out), skipped=report.skipped))
+        return report
+    paths = _targets(Path(target))
     if is_baseline_model(artifact):
         if timeline:
             raise ConfigError(f"{artifact}: --timeline needs a deep model; a baseline model predicts whole videos")

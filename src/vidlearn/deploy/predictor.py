@@ -6,7 +6,7 @@ Each video is decoded once: the times of all test views are read in one pass."""
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -128,6 +128,14 @@ class Predictor:
         """Slide a window of the training clip length over the whole video (decoded once, streamed
         with a bounded buffer) and predict each window; returns per-window predictions with their
         start/end seconds."""
+        return list(self.iter_timeline(path, stride=stride, top_k=top_k, batch=batch))
+
+    def iter_timeline(self, source: str | Path, *, stride: float | None = None, top_k: int = 1,
+                      batch: int = 8) -> Iterator[Prediction]:
+        """:meth:`timeline` as a generator: each window's prediction is yielded as soon as its
+        batch of ``batch`` windows is scored, so a live stream (``rtsp://``, ``pipe:0``, a FIFO;
+        see :func:`vidlearn.io.is_stream`) gets answers while it plays (use ``batch=1`` for the
+        lowest latency). Memory stays bounded whatever the length."""
         from vidlearn.io import iter_frames
 
         cfg = self.config
@@ -137,33 +145,33 @@ class Predictor:
         hop = max(1, int(round((stride if stride is not None else span / fps / 2) * fps)))
         buf: deque[tuple[float, np.ndarray]] = deque(maxlen=span)
         pending: list[tuple[float, float, torch.Tensor]] = []
-        results: list[Prediction] = []
+        name = str(source)
+        emitted = 0
         since = 0
         last_t = 0.0
 
-        def flush() -> None:
-            if not pending:
-                return
+        def scored() -> list[Prediction]:
             x = torch.stack([c for _, _, c in pending])
-            for (s, e, _), scores in zip(pending, self.outputs(x)):
-                results.append(self._prediction(str(path), scores, top_k, start=s, end=e))
+            out = [self._prediction(name, scores, top_k, start=s, end=e) for (s, e, _), scores in zip(pending, self.outputs(x))]
             pending.clear()
+            return out
 
-        for t, frame in iter_frames(path, fps=fps, short_side=cfg.decode.short_side):
+        for t, frame in iter_frames(source, fps=fps, short_side=cfg.decode.short_side):
             buf.append((t, frame))
             last_t = t
             since += 1
-            if len(buf) == span and (len(results) + len(pending) == 0 or since >= hop):
+            if len(buf) == span and (emitted + len(pending) == 0 or since >= hop):
                 since = 0
                 pending.append(self._window(buf, step, fps))
                 if len(pending) >= batch:
-                    flush()
-        if not results and not pending and buf:  # shorter than one window: one padded window
+                    emitted += len(pending)
+                    yield from scored()
+        if not emitted and not pending and buf:  # shorter than one window: one padded window
             while len(buf) < span:
                 buf.append((last_t, buf[-1][1]))
             pending.append(self._window(buf, step, fps))
-        flush()
-        return results
+        if pending:
+            yield from scored()
 
     def _window(self, buf: deque, step: int, fps: float) -> tuple[float, float, torch.Tensor]:
         frames = [f for _, f in list(buf)[::step]]

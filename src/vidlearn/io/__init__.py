@@ -1,7 +1,7 @@
 """Video decoding, probing, checking and writing (PyAV backend)."""
 
 from vidlearn.io.check import CheckResult, check_video, check_videos
-from vidlearn.io.decode import VideoInfo, decode_clip, iter_frames, open_video, output_size, probe, read_frames
+from vidlearn.io.decode import VideoInfo, decode_clip, is_stream, iter_frames, open_video, output_size, probe, read_frames
 from vidlearn.io.write import write_video
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
@@ -13,6 +13,7 @@ __all__ = [
     "check_video",
     "check_videos",
     "decode_clip",
+    "is_stream",
     "iter_frames",
     "open_video",
     "output_size",

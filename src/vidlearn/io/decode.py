@@ -11,6 +11,9 @@ from __future__ import annotations
 import bisect
 import contextlib
 import math
+import os
+import re
+import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from fractions import Fraction
@@ -68,22 +71,54 @@ class VideoInfo:
         return asdict(self)
 
 
+_STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "udp", "tcp", "srt", "rtp")
+_STREAM_TIMEOUT = (15.0, 30.0)  # seconds: opening a network stream, waiting for its next data
+
+
+def _is_url(source: str | Path) -> bool:
+    if not isinstance(source, str):
+        return False
+    low = source.lower()
+    scheme = re.match(r"^([a-z][a-z0-9+.-]*)://", low)
+    return low.startswith("pipe:") or (scheme is not None and scheme.group(1) in _STREAM_SCHEMES)
+
+
+def is_stream(source: str | Path) -> bool:
+    """Whether ``source`` is read as a stream (sequentially, once, no seeking, length unknown): a
+    network URL (``rtsp://``, ``http://``, ``udp://``, ``srt://`` ...), FFmpeg's ``pipe:0`` (standard
+    input) or a named pipe (FIFO)."""
+    if _is_url(source):
+        return True
+    try:
+        return stat.S_ISFIFO(os.stat(source).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
 @contextlib.contextmanager
 def open_video(path: str | Path, threads: int = 0) -> Iterator[tuple[av.container.InputContainer, av.video.stream.VideoStream]]:
-    """Open a file's first video stream; every failure becomes a VideoError naming the file.
+    """Open a file's (or a stream's, see :func:`is_stream`) first video stream; every failure
+    becomes a VideoError naming the file.
 
     The container is always closed (decoders never leak)."""
-    p = Path(path)
-    if not p.exists():
-        raise VideoError(p, "file does not exist")
-    if p.is_dir():
-        raise VideoError(p, "is a directory, not a video file")
-    if p.stat().st_size == 0:
-        raise VideoError(p, "file is empty (0 bytes)")
-    try:
-        container = av.open(str(p), mode="r")
-    except av.error.FFmpegError as exc:
-        raise VideoError(p, f"not a readable video ({_ffmpeg_reason(exc)})") from None
+    if _is_url(path):
+        p: str | Path = str(path)
+        try:
+            container = av.open(str(path), mode="r", timeout=_STREAM_TIMEOUT)
+        except av.error.FFmpegError as exc:
+            raise VideoError(p, f"cannot open the stream ({_ffmpeg_reason(exc)})") from None
+    else:
+        p = Path(path)
+        if not p.exists():
+            raise VideoError(p, "file does not exist")
+        if p.is_dir():
+            raise VideoError(p, "is a directory, not a video file")
+        if not stat.S_ISFIFO(p.stat().st_mode) and p.stat().st_size == 0:
+            raise VideoError(p, "file is empty (0 bytes)")
+        try:
+            container = av.open(str(p), mode="r")
+        except av.error.FFmpegError as exc:
+            raise VideoError(p, f"not a readable video ({_ffmpeg_reason(exc)})") from None
     try:
         if not container.streams.video:
             raise VideoError(p, "contains no video stream")
@@ -428,7 +463,7 @@ def iter_frames(
     that rate (times start, start + 1/fps, ...; each gets the frame displayed then)."""
     if fps is not None and fps <= 0:
         raise ValueError("fps must be positive")
-    p = Path(path)
+    p = str(path) if _is_url(path) else Path(path)
     t_from = max(0.0, start or 0.0)
     with open_video(p, threads=threads) as (container, stream):
         s0 = _stream_start(stream)
