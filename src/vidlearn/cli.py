@@ -204,9 +204,10 @@ def evaluate(
     from vidlearn.engine.experiment import evaluate_artifact
 
     metrics = evaluate_artifact(artifact, data, out, group=group, progress=not quiet)
-    v, c = metrics["video"], metrics["clip"]
+    v, c = metrics["video"], metrics.get("clip")  # baseline models have no clip level
     if "accuracy" in v:
-        typer.echo(f"video accuracy {v['accuracy']:.3f} (n={v['n']}), clip accuracy {c['accuracy']:.3f}, macro F1 {v['macro']['f1']:.3f}")
+        clip = f", clip accuracy {c['accuracy']:.3f}" if c else ""
+        typer.echo(f"video accuracy {v['accuracy']:.3f} (n={v['n']}){clip}, macro F1 {v['macro']['f1']:.3f}")
     else:
         typer.echo(f"video MAE {v['mae']:.3f}, RMSE {v['rmse']:.3f}, R2 {v['r2']}")
     for s in metrics.get("skipped", []):

@@ -175,6 +175,20 @@ def test_leave_one_actor_out_on_weizmann(weizmann_dir: Path, tmp_path: Path) -> 
     preds, skipped = model.predict_videos(videos)
     assert skipped == [] and [p.label for p in preds] == model.predict(table.iloc[:3]).tolist()
 
+    # evaluate on two unseen actors' videos: the same answers as predicting their feature rows
+    rows = pd.read_csv(weizmann_dir / "manifest.csv", dtype=str)
+    held = rows[rows["actor"].isin(["4", "5"])].assign(path=lambda d: [str(weizmann_dir / p) for p in d["path"]])
+    held.to_csv(tmp_path / "held.csv", index=False)
+    res = CliRunner().invoke(app, ["evaluate", str(tmp_path / "run"), str(tmp_path / "held.csv"), "--out", str(tmp_path / "ev"), "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert "video accuracy" in res.output and "clip accuracy" not in res.output
+    metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    got = pd.read_csv(tmp_path / "ev" / "predictions.csv")
+    assert metrics["video"]["n"] == len(held) == len(got) == 8 and metrics["skipped"] == []
+    assert metrics["video"]["accuracy"] == pytest.approx((got["predicted"] == got["true"]).mean())
+    assert metrics["video"]["accuracy"] >= 0.5  # 4 classes: chance is 0.25
+    assert all((tmp_path / "ev" / f).is_file() for f in ("confusion.png", "per_class.md", "report.html"))
+
 
 # ---- regression ------------------------------------------------------------------------------
 
@@ -305,6 +319,13 @@ def test_regression_recovers_the_speed_of_moving_videos(tmp_path: Path) -> None:
     assert skipped and skipped[0][0] == str(tmp_path / "broken.mp4")
     timeline = CliRunner().invoke(app, ["predict", str(tmp_path / "run"), str(tmp_path / "v0.mp4"), "--timeline"])
     assert timeline.exit_code == 2 and "--timeline needs a deep model" in timeline.output
+
+    # evaluate on the labelled videos: MAE in px/s, the scatter plot, bad files reported
+    res = CliRunner().invoke(app, ["evaluate", str(tmp_path / "run"), str(tmp_path / "speeds.csv"), "--out", str(tmp_path / "ev"), "--quiet"])
+    assert res.exit_code == 0, res.output
+    metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert metrics["video"]["task"] == "regression" and metrics["video"]["n"] == 12 and metrics["video"]["mae"] < 8.0
+    assert (tmp_path / "ev" / "scatter.png").is_file() and f"video MAE {metrics['video']['mae']:.3f}" in res.output
 
 
 def test_cli_regression_from_videos_to_predictions(tmp_path: Path) -> None:

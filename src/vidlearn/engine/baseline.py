@@ -91,6 +91,7 @@ __all__ = [
     "BaselineModel",
     "FittedBaseline",
     "estimators",
+    "evaluate_baseline",
     "fit_baseline",
     "is_baseline_model",
     "load_baseline",
@@ -773,29 +774,37 @@ class BaselineModel:
         t = self.meta["target"]
         return TargetScale(float(t["mean"]), float(t["std"])).inverse(raw)
 
-    def predict_videos(self, videos: Sequence[str | Path], *, top_k: int = 1, workers: int = 1,
-                       progress: bool = False) -> tuple[list[Prediction], list[tuple[str, str]]]:
-        """Compute the features of video files the way the training table was computed (kinds,
-        fps, size, parameters from ``feature_settings``) and predict them. Returns the predictions
-        and the ``(path, reason)`` of the videos that could not be read."""
-        from vidlearn.deploy.predictor import Prediction
+    def feature_table(self, records: Sequence[VideoRecord], *, workers: int = 1,
+                      progress: bool = False) -> tuple[pd.DataFrame | None, list[tuple[str, str]]]:
+        """The feature table of ``records`` computed the way the training table was (kinds, fps,
+        size, parameters from ``feature_settings``), and the ``(path, reason)`` of the videos that
+        could not be read (the table is None when none could)."""
         from vidlearn.features.table import compute_feature_table
 
         settings = self.feature_settings
         if not settings or not settings.get("kinds"):
             raise ArtifactError(self.path, "does not say how its features were computed (it was fitted on a table "
                                 "without feature settings); compute them with `vidlearn features` and predict the table")
-        if top_k < 1:
-            raise ConfigError(f"--top-k must be at least 1, got {top_k}")
-        records = [VideoRecord(path=Path(v)) for v in videos]
         with tempfile.TemporaryDirectory(prefix="vidlearn-baseline-") as tmp:
             try:
-                table = compute_feature_table(records, settings["kinds"], fps=settings.get("fps"),
+                table = compute_feature_table(list(records), settings["kinds"], fps=settings.get("fps"),
                                               short_side=settings.get("short_side"), out=Path(tmp) / "features.parquet",
                                               workers=workers, progress=progress, **dict(settings.get("params") or {}))
             except DataSourceError as exc:  # not one video could be read
-                return [], [(str(r.path), "; ".join(exc.problems)) for r in records]
-        skipped = [(s["path"], s["reason"]) for s in table.attrs["vidlearn"]["skipped"]]
+                return None, [(str(r.path), "; ".join(exc.problems)) for r in records]
+        return table, [(s["path"], s["reason"]) for s in table.attrs["vidlearn"]["skipped"]]
+
+    def predict_videos(self, videos: Sequence[str | Path], *, top_k: int = 1, workers: int = 1,
+                       progress: bool = False) -> tuple[list[Prediction], list[tuple[str, str]]]:
+        """Compute the features of video files (see :meth:`feature_table`) and predict them.
+        Returns the predictions and the ``(path, reason)`` of the videos that could not be read."""
+        from vidlearn.deploy.predictor import Prediction
+
+        if top_k < 1:
+            raise ConfigError(f"--top-k must be at least 1, got {top_k}")
+        table, skipped = self.feature_table([VideoRecord(path=Path(v)) for v in videos], workers=workers, progress=progress)
+        if table is None:
+            return [], skipped
         paths = [str(v) for v in table["path"]]
         if self.task == "regression":
             return [Prediction(path=pth, value=float(v)) for pth, v in zip(paths, self.predict(table))], skipped
@@ -806,6 +815,55 @@ class BaselineModel:
             ranked = [(self.classes[int(j)], float(row[j])) for j in order]
             preds.append(Prediction(path=pth, label=ranked[0][0], score=ranked[0][1], top_k=ranked))
         return preds, skipped
+
+
+def evaluate_baseline(model_path: str | Path, data: str | Path, out: str | Path, *, group: str | None = None,
+                      workers: int = 1, progress: bool = False) -> dict[str, Any]:
+    """Evaluate a saved baseline model on labelled videos (features computed as for its training
+    table): ``out/metrics.json`` (``{"video": ..., "skipped": [...]}``, the deep models' schema),
+    confusion matrix and per-class table or scatter plot, predictions.csv and report.html."""
+    from vidlearn.data.sources import load_records
+    from vidlearn.fsutil import atomic_write_text
+    from vidlearn.reports import write_predictions_csv, write_run_report
+    from vidlearn.tasks.metrics import classification_metrics, regression_metrics, write_metrics
+    from vidlearn.tasks.plots import per_class_table, plot_confusion_matrix, plot_regression_scatter
+
+    started = time.perf_counter()
+    model = load_baseline(model_path)
+    records = load_records(data, task=model.task, group=group)
+    if model.task == "classification":
+        unknown = sorted({str(r.target) for r in records} - set(model.classes))
+        if unknown:
+            raise ConfigError(f"{data}: classes {unknown} are not among the model's classes {model.classes}")
+    table, skipped = model.feature_table(records, workers=workers, progress=progress)
+    if table is None:
+        raise DataSourceError(data, [f"{p}: {r}" for p, r in skipped])
+    run = Path(out)
+    run.mkdir(parents=True, exist_ok=True)
+    truth = table["target"].tolist()
+    if model.task == "classification":
+        scores = model.scores(table)
+        video = classification_metrics([model.classes.index(str(t)) for t in truth], scores, model.classes, level="video")
+        plot_confusion_matrix(np.asarray(video["confusion_matrix"]), model.classes, run / "confusion.png")
+        atomic_write_text(run / "per_class.md", per_class_table(video) + "\n")
+        probabilities = model.estimator not in ("svm", "svc")
+        rows = [{"path": p, "true": str(t), "predicted": model.classes[int(s.argmax())],
+                 "score": float(s.max()) if probabilities else None} for p, t, s in zip(table["path"], truth, scores)]
+    else:
+        values = model.predict(table)
+        video = regression_metrics(np.asarray(truth, dtype=np.float64), values, level="video")
+        plot_regression_scatter(np.asarray(truth, dtype=np.float64), values, run / "scatter.png")
+        rows = [{"path": p, "true": float(t), "predicted": float(v)} for p, t, v in zip(table["path"], truth, values)]
+    for row, start, end in zip(rows, table.get("start", [None] * len(rows)), table.get("end", [None] * len(rows))):
+        row.update(start=None if pd.isna(start) else float(start), end=None if pd.isna(end) else float(end))
+    metrics = {"video": video, "skipped": [{"path": p, "reason": r} for p, r in skipped]}
+    write_metrics(run / "metrics.json", metrics)
+    write_predictions_csv(run / "predictions.csv", rows)
+    write_run_report(run, title=f"Evaluation report: baseline {model.estimator} on {Path(data).name}", metrics=metrics,
+                     config={k: model.meta.get(k) for k in ("task", "estimator", "options", "pca", "feature_settings")},
+                     timing={"evaluation": time.perf_counter() - started},
+                     info={"model": str(model.path), "data": str(data), "features": len(model.columns)})
+    return metrics
 
 
 def is_baseline_model(path: str | Path) -> bool:

@@ -80,12 +80,16 @@ def train_on_data(
 def evaluate_artifact(
     artifact: str | Path, data: str | Path, out: str | Path, *, group: str | None = None, progress: bool = True
 ) -> dict[str, Any]:
-    """Evaluate a saved model on DATA (multi-view, clip- and video-level); writes the report files to `out`."""
+    """Evaluate a saved model on DATA (multi-view, clip- and video-level; a baseline model: video
+    level, on features computed as for its training table); writes the report files to `out`."""
+    from vidlearn.data.dataset import build_cache
     from vidlearn.data.sources import load_records
     from vidlearn.deploy.artifact import load_artifact
-    from vidlearn.data.dataset import build_cache
+    from vidlearn.engine.baseline import evaluate_baseline, is_baseline_model
     from vidlearn.models import build_model
 
+    if is_baseline_model(artifact):
+        return evaluate_baseline(artifact, data, out, group=group, progress=progress)
     art = load_artifact(artifact)
     cfg = art.config
     records = load_records(data, task=cfg.task.kind, group=group)
