@@ -29,9 +29,25 @@ def test_temporal_pool_modes() -> None:
     assert not torch.allclose(attention(x), out)
     with pytest.raises(ValueError, match="pool"):
         TemporalPool(8, "median")
+    # meanstd: the mean, then the spread over time (near 0 for a still clip)
+    both = TemporalPool(8, "meanstd")
+    assert both.out_dim == 16
+    torch.testing.assert_close(both(x), torch.cat([x.mean(1), x.std(1, unbiased=False)], 1), rtol=1e-4, atol=1e-3)
+    still = x[:, :1].expand(2, 5, 8)
+    assert both(still)[:, 8:].abs().max() < 2e-3
 
 
-@pytest.mark.parametrize("pool", ["mean", "max", "attention"])
+def test_meanstd_frame_model_head_takes_twice_the_width_and_trains(zoo) -> None:
+    model = zoo.tiny_model("frame_cnn_small", num_classes=3, pool="meanstd")
+    assert model.num_features == 2 * model.frame_dim and model.head.in_features == model.num_features
+    x = zoo.tiny_input(model, batch=2)
+    assert model.forward_features(x).shape == (2, model.num_features)
+    still = x[:, :, :1].expand_as(x).contiguous()  # every frame the same: the gradient stays finite
+    model(still).sum().backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
+@pytest.mark.parametrize("pool", ["mean", "max", "attention", "meanstd"])
 def test_frame_models_are_order_free_consensus(pool: str, zoo) -> None:
     model = zoo.randomize(zoo.tiny_model("frame_cnn_small", pool=pool)).eval()
     x = zoo.tiny_input(model)
