@@ -48,7 +48,86 @@ _NOISE = (
     ".*isinstance\\(treespec, LeafSpec\\).*",
     ".*Checkpoint directory .* exists and is not empty.*",
     ".*module\\(s\\) in eval mode at the start of training.*",  # frozen encoders keep eval mode on purpose
+    ".*Experiment logs directory .* exists and is not empty.*",  # resume: fit keeps the earlier rows itself
 )
+
+
+_BEFORE_RESUME = "metrics.before_resume.csv"
+
+
+def _log_rows(path: Path) -> list[dict[str, str]]:
+    import csv
+
+    if not path.is_file():
+        return []
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _epoch_of(row: dict[str, str]) -> int | None:
+    try:
+        return int(float(row.get("epoch") or ""))
+    except ValueError:
+        return None
+
+
+def _join_history(old: list[dict[str, str]], new: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The rows of ``old`` from before the first epoch in ``new`` (a resumed run re-runs the epoch
+    it was interrupted in), then ``new``."""
+    epochs = [e for e in map(_epoch_of, new) if e is not None]
+    if not epochs:
+        return old + new
+    return [r for r in old if (e := _epoch_of(r)) is not None and e < min(epochs)] + new
+
+
+def _write_log_rows(path: Path, rows: list[dict[str, str]]) -> None:
+    import csv
+    import io
+
+    from vidlearn.fsutil import atomic_write_text
+
+    keys = sorted({k for r in rows for k in r if k})
+    head = [k for k in ("epoch", "step") if k in keys]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=head + [k for k in keys if k not in head], restval="", extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path, buf.getvalue())
+
+
+def _set_aside_log_history(logs: Path) -> None:
+    """Lightning's CSVLogger deletes logs/metrics.csv when a run resumes: keep its rows (and those
+    of an earlier resume that was itself interrupted) in logs/metrics.before_resume.csv, to be
+    joined back by :func:`_merge_log_history` once training ends."""
+    aside, current = logs / _BEFORE_RESUME, logs / "metrics.csv"
+    rows = _join_history(_log_rows(aside), _log_rows(current))
+    if rows:
+        _write_log_rows(aside, rows)
+        current.unlink(missing_ok=True)
+
+
+def _merge_log_history(logs: Path) -> None:
+    """logs/metrics.csv = the epochs from before the resume + those of this run."""
+    aside = logs / _BEFORE_RESUME
+    if aside.is_file():
+        _write_log_rows(logs / "metrics.csv", _join_history(_log_rows(aside), _log_rows(logs / "metrics.csv")))
+        aside.unlink()
+
+
+def _resume_epoch_callback(dataset: Any) -> Any:
+    """A callback that sets ``dataset``'s epoch from a checkpoint being resumed. Lightning creates
+    the loader iterator of the first resumed epoch while it sets up the data, before any epoch
+    hook, and loader workers prefetch from it at once: without this they would draw that epoch's
+    clips with the epoch of a fresh dataset (0) instead of the epoch being resumed."""
+    import lightning as L
+
+    class _ResumeEpoch(L.Callback):
+        def on_load_checkpoint(self, trainer, pl_module, checkpoint: dict[str, Any]) -> None:
+            progress = checkpoint.get("loops", {}).get("fit_loop", {}).get("epoch_progress", {}).get("current", {})
+            if isinstance(progress.get("processed"), int):  # the epoch Lightning resumes at
+                dataset.set_epoch(progress["processed"])
+
+    return _ResumeEpoch()
 
 
 def _quiet_lightning() -> None:
@@ -177,7 +256,7 @@ def fit(
         save_top_k=1,
         enable_version_counter=False,
     )
-    trainer_callbacks: list = [checkpoint]
+    trainer_callbacks: list = [checkpoint, _resume_epoch_callback(train_ds)]
     if cfg.optim.early_stopping and val_dl is not None:
         trainer_callbacks.append(EarlyStopping(monitor="val_loss", patience=cfg.optim.early_stopping, mode="min"))
     if progress:
@@ -213,10 +292,14 @@ def fit(
             echo(f"resuming from {last}")
         else:
             echo(f"no checkpoint at {last}: starting from scratch")
+    if ckpt_path is not None and trainer.is_global_zero:
+        _set_aside_log_history(run / "logs")
     with warnings.catch_warnings():
         for message in _NOISE:
             warnings.filterwarnings("ignore", message=message)
         trainer.fit(module, train_dataloaders=train_dl, val_dataloaders=val_dl, ckpt_path=ckpt_path)
+    if trainer.is_global_zero:
+        _merge_log_history(run / "logs")
     epochs = int(trainer.current_epoch)
     skipped = train_ds.skipped + (val_ds.skipped if val_dl is not None else [])
     if not trainer.is_global_zero:
