@@ -224,13 +224,14 @@ def predict(
     out: Annotated[Optional[Path], typer.Option(help="write predictions to .csv or .json")] = None,
     timeline: Annotated[bool, typer.Option(help="slide a window over each video: per-window predictions")] = False,
     stride: Annotated[Optional[float], typer.Option(help="timeline step in seconds (default: half a window)")] = None,
+    ray: Annotated[Optional[str], typer.Option(help="predict on a Ray cluster: local, auto or ray://HOST:PORT")] = None,
 ) -> None:
     """Predict labels (or values) for videos, or window by window for a stream (rtsp://, http://,
     udp://, pipe:0, a named pipe); bad files are reported and skipped."""
     from vidlearn.deploy.predict import PredictReport, run_predictions
 
     live = lambda p: typer.echo(PredictReport.line(p))  # noqa: E731 - streams: each window as it comes
-    report = run_predictions(artifact, target, top_k=top_k, out=out, timeline=timeline, stride=stride, on_prediction=live)
+    report = run_predictions(artifact, target, top_k=top_k, out=out, timeline=timeline, stride=stride, on_prediction=live, ray=ray)
     for line in report.lines(predictions=not report.streamed):
         typer.echo(line)
     if report.skipped and not report.predictions:
@@ -376,6 +377,7 @@ def features(
     workers: Annotated[int, typer.Option(help="processes for decoding + classical features (1: none)")] = 2,
     group: Annotated[Optional[str], typer.Option(help="manifest column used as group (e.g. actor)")] = None,
     task: Annotated[str, typer.Option(help="classification (the manifest's label column) or regression (its numeric target column)")] = "classification",
+    ray: Annotated[Optional[str], typer.Option(help="decode + classical features on a Ray cluster: local, auto or ray://HOST:PORT")] = None,
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
 ) -> None:
     """Compute a feature table (one row per video) to Parquet; resumes an interrupted run."""
@@ -384,7 +386,7 @@ def features(
 
     records = load_records(data, task=task, group=group, labelled=False)
     table = compute_feature_table(records, kind, fps=fps, short_side=size, out=out, workers=workers,
-                                  progress=not quiet, echo=typer.echo)
+                                  progress=not quiet, ray=ray, echo=typer.echo)
     info = table.attrs["vidlearn"]
     for s in info["skipped"]:
         typer.echo(f"skipped {s['path']}: {s['reason']}")

@@ -73,13 +73,17 @@ def run_predictions(
     stride: float | None = None,
     progress: bool = True,
     on_prediction: Callable[[Prediction], None] | None = None,
+    ray: str | None = None,
 ) -> PredictReport:
     """Predict every video of `target` with a trained model or a classical baseline model (its
     features are computed as for its training table); write `out` (.csv or .json) when given.
 
     A stream `target` (``rtsp://``/``http://``/``udp://`` URL, ``pipe:0`` for standard input, a
     named pipe; see :func:`vidlearn.io.is_stream`) is predicted window by window as it plays
-    (a timeline; `on_prediction` is called with each window's prediction as it comes)."""
+    (a timeline; `on_prediction` is called with each window's prediction as it comes).
+
+    `ray` (``"local"``, ``"auto"``, ``"ray://HOST:PORT"``): predict the videos on a Ray cluster, one
+    model copy per CPU (:func:`vidlearn.scale.predict_with_ray`); the output is the same."""
     from vidlearn.engine.baseline import is_baseline_model, load_baseline
     from vidlearn.io import is_stream
 
@@ -96,7 +100,11 @@ def run_predictions(
     if is_baseline_model(artifact):
         if timeline:
             raise ConfigError(f"{artifact}: --timeline needs a deep model; a baseline model predicts whole videos")
-        report.predictions, report.skipped = load_baseline(artifact).predict_videos(paths, top_k=top_k, progress=progress)
+        report.predictions, report.skipped = load_baseline(artifact).predict_videos(paths, top_k=top_k, progress=progress, ray=ray)
+    elif ray is not None and not timeline:
+        from vidlearn.scale import predict_with_ray
+
+        report.predictions, report.skipped = predict_with_ray(artifact, paths, address=ray, top_k=top_k, progress=progress)
     elif timeline:
         predictor = Predictor.load(artifact)
         from tqdm import tqdm

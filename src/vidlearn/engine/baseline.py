@@ -774,8 +774,8 @@ class BaselineModel:
         t = self.meta["target"]
         return TargetScale(float(t["mean"]), float(t["std"])).inverse(raw)
 
-    def feature_table(self, records: Sequence[VideoRecord], *, workers: int = 1,
-                      progress: bool = False) -> tuple[pd.DataFrame | None, list[tuple[str, str]]]:
+    def feature_table(self, records: Sequence[VideoRecord], *, workers: int = 1, progress: bool = False,
+                      ray: str | None = None) -> tuple[pd.DataFrame | None, list[tuple[str, str]]]:
         """The feature table of ``records`` computed the way the training table was (kinds, fps,
         size, parameters from ``feature_settings``), and the ``(path, reason)`` of the videos that
         could not be read (the table is None when none could)."""
@@ -789,20 +789,20 @@ class BaselineModel:
             try:
                 table = compute_feature_table(list(records), settings["kinds"], fps=settings.get("fps"),
                                               short_side=settings.get("short_side"), out=Path(tmp) / "features.parquet",
-                                              workers=workers, progress=progress, **dict(settings.get("params") or {}))
+                                              workers=workers, progress=progress, ray=ray, **dict(settings.get("params") or {}))
             except DataSourceError as exc:  # not one video could be read
                 return None, [(str(r.path), "; ".join(exc.problems)) for r in records]
         return table, [(s["path"], s["reason"]) for s in table.attrs["vidlearn"]["skipped"]]
 
     def predict_videos(self, videos: Sequence[str | Path], *, top_k: int = 1, workers: int = 1,
-                       progress: bool = False) -> tuple[list[Prediction], list[tuple[str, str]]]:
+                       progress: bool = False, ray: str | None = None) -> tuple[list[Prediction], list[tuple[str, str]]]:
         """Compute the features of video files (see :meth:`feature_table`) and predict them.
         Returns the predictions and the ``(path, reason)`` of the videos that could not be read."""
         from vidlearn.deploy.predictor import Prediction
 
         if top_k < 1:
             raise ConfigError(f"--top-k must be at least 1, got {top_k}")
-        table, skipped = self.feature_table([VideoRecord(path=Path(v)) for v in videos], workers=workers, progress=progress)
+        table, skipped = self.feature_table([VideoRecord(path=Path(v)) for v in videos], workers=workers, progress=progress, ray=ray)
         if table is None:
             return [], skipped
         paths = [str(v) for v in table["path"]]

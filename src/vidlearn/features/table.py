@@ -367,6 +367,7 @@ def compute_feature_table(
     chunk_size: int = 16,
     flush_seconds: float = 60.0,
     device: str = "cpu",
+    ray: str | None = None,
     echo: Echo | None = None,
     **params: Any,
 ) -> pd.DataFrame:
@@ -378,6 +379,8 @@ def compute_feature_table(
     ``bins=16``, ``flow="farneback"``, ``image_size=160``, ``deep={"batch_size": 16}``).
     ``fps``/``short_side``: the decode rate and frame size for the frame families (None: native).
     ``workers``: processes for decoding and classical features (``<= 1``: all in this process).
+    ``ray``: instead of local processes, decode and compute the classical features on a Ray cluster
+    (``"local"``, ``"auto"`` or ``"ray://HOST:PORT"``; see :mod:`vidlearn.scale`); the table is the same.
 
     Resumable (see the module docstring). Bad videos are skipped; the returned DataFrame has
     ``attrs["vidlearn"]`` with ``skipped`` (``[{"path", "reason"}]``), ``computed`` and ``reused``
@@ -430,7 +433,7 @@ def compute_feature_table(
     writer = _ChunkWriter(parts_dir, fingerprint, settings, columns, chunk_size, flush_seconds)
     computed = 0
     try:
-        for i, values, reason in _run(records, todo, fam, fps, short_side, workers, progress):
+        for i, values, reason in _run(records, todo, fam, fps, short_side, workers, progress, ray):
             if reason is not None:
                 skipped[i] = reason
                 writer.add_skip(str(records[i].path), identities[i], reason)
@@ -528,7 +531,7 @@ class _ChunkWriter:
         self.paths, self.idents, self.rows, self.skips = [], [], [], []
 
 
-def _run(records, todo, fam: _Families, fps, short_side, workers: int, progress: bool):
+def _run(records, todo, fam: _Families, fps, short_side, workers: int, progress: bool, ray: str | None = None):
     """Yield ``(index, values, None)`` or ``(index, None, reason)`` for every index in ``todo``."""
     from tqdm import tqdm
 
@@ -540,7 +543,7 @@ def _run(records, todo, fam: _Families, fps, short_side, workers: int, progress:
                 bar.update(1)
             return
         send_frames = fam.effnet is not None
-        if workers <= 1 or len(todo) <= 1:
+        if ray is None and (workers <= 1 or len(todo) <= 1):
             _init_worker([e for _, e in fam.classical], fps, short_side, send_frames)
             for i in todo:
                 r = records[i]
@@ -553,8 +556,15 @@ def _run(records, todo, fam: _Families, fps, short_side, workers: int, progress:
         # fork on Linux (like torch's DataLoader): workers start at once and run no torch code, and
         # a caller's script needs no `if __name__ == "__main__"` guard; spawn elsewhere.
         ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                                 initargs=([e for _, e in fam.classical], fps, short_side, send_frames)) as pool:
+        initargs = ([e for _, e in fam.classical], fps, short_side, send_frames)
+        if ray is not None:  # the same loop on a Ray cluster: one video per task (vidlearn.scale)
+            from vidlearn.scale import RayPool
+
+            executor: Any = RayPool(ray, initializer=_init_worker, initargs=initargs)
+            workers = executor.workers
+        else:
+            executor = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=initargs)
+        with executor as pool:
             pending: dict[Future, int] = {}
             queue = list(reversed(todo))
             limit = 2 * workers  # bounded: frames waiting for the deep model never pile up
