@@ -67,27 +67,27 @@ def test_a_run_leaves_artifact_reports_and_predicts(motion_data: Path, tmp_path:
     assert p.label in ("left", "right") and abs(sum(s for _, s in p.top_k) - 1) < 1e-4
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1])
-def test_training_learns_easy_motion(tmp_path: Path, seed: int) -> None:
-    """Left vs right motion, validated on held-out videos of the same groups: motion is learnt.
+def test_training_learns_motion_that_holds_on_an_unseen_group(tmp_path: Path, seed: int) -> None:
+    """Left vs right motion with the demo's preprocessing, validated on a held-out group ("subject")
+    of videos the model never saw: the direction is learnt, not each training video's look.
 
-    KNOWN TO FAIL for seed 1 (validation 0.25 while training reaches ~0.9): on this small synthetic
-    set the tiny model memorises videos instead of learning the direction — the same problem as
-    the demo's held-out group. Opt-in (`make test-all`) until that is fixed; the learning path
-    itself is shown on real data (docs/results.md: Weizmann 36/36)."""
-    from dataclasses import replace
-
+    Known answer: a single frame says nothing about the class (tests/data/test_synthetic.py), so
+    anything above chance comes from the motion. 48 training videos, 25 epochs (150 optimiser
+    steps); measured 0.81-1.00 over seeds 0-3 with 16 held-out videos (chance 0.5). With 24
+    training videos or 32-px frames it stays near chance: the tiny 3-D CNN from scratch needs a
+    few dozen videos per class and motion of at least ~1 px per frame after its stride-2 stem."""
     from vidlearn.data.splits import train_val_test_split
+    from vidlearn.demo import demo_config
     from vidlearn.engine.train import fit
 
-    data = generate_demo_dataset(tmp_path / "d", classes=["left", "right"], videos_per_class=16, num_groups=4, size=32, duration=1.2, seed=seed)
-    records = [replace(r, group=None) for r in load_records(data)]
-    split = train_val_test_split(records, val=0.25, seed=seed)
-    cfg = _cfg(tmp_path, **{"optim.epochs": 15, "optim.seed": seed})
+    data = generate_demo_dataset(tmp_path / "d", classes=["left", "right"], videos_per_class=32, num_groups=4, seed=seed)
+    split = train_val_test_split(load_records(data, group="group"), val=0.25, seed=seed)
+    assert len(split.val) == 16 and not {r.group for r in split.val} & {r.group for r in split.train}
+    cfg = demo_config(tmp_path / "cache").override({"optim.epochs": 25, "optim.seed": seed, "data.num_workers": 0})
     result = fit(split.train, cfg, tmp_path / "run", val_records=split.val, progress=False, echo=lambda s: None)
     acc = result.metrics["video"]["accuracy"]
-    assert acc >= 0.75, f"left/right motion should be learnt, got video accuracy {acc} on {len(split.val)} videos"
+    assert acc >= 0.75, f"left/right motion should be learnt, got video accuracy {acc} on {len(split.val)} unseen-group videos"
 
 
 def test_kill_mid_epoch_then_resume_reaches_the_same_epoch_count(motion_data: Path, tmp_path: Path) -> None:
