@@ -113,12 +113,18 @@ def frames(
 def demo_data(
     out_dir: Annotated[Path, typer.Argument(help="where to write videos/ and manifest.csv")],
     videos_per_class: Annotated[int, typer.Option(help="videos per class")] = 12,
+    classes: Annotated[
+        Optional[str], typer.Option(help="comma-separated motions from right,left,up,down,rotate,grow,blink (default: the demo's five)")
+    ] = None,
+    groups: Annotated[int, typer.Option(help="groups (subjects with their own background); video k of a class is in group k % groups")] = 4,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
 ) -> None:
-    """Write the seeded demo dataset: classes that differ only by motion."""
+    """Write the seeded demo dataset: classes that differ only by motion; the manifest's `target`
+    column is each video's speed in px/s (a regression target)."""
     from vidlearn.data.synthetic import generate_demo_dataset
 
-    manifest = generate_demo_dataset(out_dir, videos_per_class=videos_per_class, seed=seed)
+    names = None if classes is None else [c.strip() for c in classes.split(",") if c.strip()]
+    manifest = generate_demo_dataset(out_dir, classes=names, videos_per_class=videos_per_class, num_groups=groups, seed=seed)
     typer.echo(f"wrote the demo dataset: {manifest}")
 
 

@@ -267,6 +267,21 @@ def test_bad_arguments_are_clear_errors_and_write_nothing(tmp_path: Path, kwargs
     assert not (tmp_path / "out").exists()
 
 
+def test_cli_demo_data_takes_classes_and_groups(tmp_path: Path):
+    from typer.testing import CliRunner
+
+    from vidlearn.cli import app
+
+    res = CliRunner().invoke(app, ["demo-data", str(tmp_path / "d"), "--classes", "right, up", "--videos-per-class", "3", "--groups", "3"])
+    assert res.exit_code == 0, res.output
+    rows = _rows(tmp_path / "d" / "manifest.csv")
+    assert [r["label"] for r in rows] == ["right"] * 3 + ["up"] * 3
+    assert [r["group"] for r in rows] == ["g0", "g1", "g2"] * 2
+    bad = CliRunner().invoke(app, ["demo-data", str(tmp_path / "x"), "--classes", "right,sideways"])
+    assert bad.exit_code != 0 and "sideways" in bad.output and "Traceback" not in bad.output
+    assert not (tmp_path / "x").exists()
+
+
 # --------------------------------------------------------------------------- clips in memory
 
 
