@@ -11,6 +11,8 @@ import numpy as np
 from vidlearn.fsutil import tmp_path_for
 from vidlearn.io.decode import fps_fraction
 
+# Motion JPEG takes full-range ("J") YUV only; every other encoder here takes yuv420p.
+_PIX_FMT = {"mjpeg": "yuvj420p"}
 _CODEC_BY_SUFFIX = {".mp4": "libx264", ".mkv": "libx264", ".mov": "libx264", ".avi": "mpeg4", ".webm": "libvpx-vp9"}
 
 
@@ -42,7 +44,7 @@ def write_video(
         with av.open(str(tmp), mode="w", options=options) as container:
             stream = container.add_stream(codec, rate=fps_fraction(fps))
             stream.width, stream.height = arr.shape[2], arr.shape[1]
-            stream.pix_fmt = "yuv420p"
+            stream.pix_fmt = _PIX_FMT.get(codec, "yuv420p")
             if codec == "libx264":
                 stream.options = {"crf": str(crf), "preset": "veryfast"}
             if gop:
