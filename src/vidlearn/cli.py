@@ -256,7 +256,7 @@ def export(
 
     result = export_onnx(artifact, out, opset=opset)
     shape = "x".join(str(d) for d in result.input_shape[1:])
-    typer.echo(f"wrote {result.path}: input video (batch, {shape}) -> {result.output_name}; "
+    typer.echo(f"wrote {result.path}: input {result.input_name} (batch, {shape}) -> {result.output_name}; "
                f"onnxruntime matches PyTorch (max abs. difference {result.max_abs_diff:.2g})")
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from vidlearn.errors import ConfigError
 
@@ -147,6 +147,35 @@ class DataConfig(_Section):
     val_fraction: float = Field(0.2, ge=0, lt=1)
 
 
+FrameFeatureKind = Literal["deep", "color", "shape", "motion"]
+
+
+class FrameFeaturesConfig(_Section):
+    """Per-frame feature vectors that feature-sequence models (``feature_rnn``) read instead of
+    pixels: computed once per video on the ``decode`` grid (fps, short side) and cached."""
+
+    kinds: list[FrameFeatureKind] = Field(
+        default_factory=lambda: ["deep"],
+        description="families, concatenated per frame: deep (ImageNet EfficientNet-Lite0, 1280-d), color, shape, motion",
+    )
+    image_size: int = Field(224, ge=32, le=1024, description="deep: the EfficientNet input side (short side resized, centre crop)")
+
+    @field_validator("kinds", mode="before")
+    @classmethod
+    def _split_kinds(cls, value: Any) -> Any:
+        if isinstance(value, str):  # "deep,motion" from the command line
+            value = [k.strip() for k in value.split(",") if k.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _check_kinds(self) -> "FrameFeaturesConfig":
+        if not self.kinds:
+            raise ValueError("kinds: name at least one of deep, color, shape, motion")
+        if len(set(self.kinds)) != len(self.kinds):
+            raise ValueError(f"kinds lists a family twice: {self.kinds}")
+        return self
+
+
 class ExperimentConfig(_Section):
     """Everything that defines an experiment; saved in every artifact."""
 
@@ -157,6 +186,7 @@ class ExperimentConfig(_Section):
     task: TaskConfig = Field(default_factory=TaskConfig)
     optim: OptimConfig = Field(default_factory=OptimConfig)
     data: DataConfig = Field(default_factory=DataConfig)
+    frame_features: FrameFeaturesConfig = Field(default_factory=FrameFeaturesConfig)
 
     # ---- (de)serialisation -------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -28,6 +28,10 @@ written to a temp file and renamed into place, so several processes (DataLoader 
 fill the same entry at once: at worst two decode it, none ever reads a half-written entry.
 
 Decoding streams frame by frame into the entry, so an hour-long video never has to fit in memory.
+
+With an ``encoder`` (a :class:`~vidlearn.features.frames.FrameEncoder`) the cache keeps per-frame
+feature rows instead of pixels: ``(N, F)`` float32 ``.npy``, computed once per video on the same
+decode grid, for models that read feature sequences; the encoder's settings are part of the key.
 """
 
 from __future__ import annotations
@@ -136,7 +140,8 @@ class CachedVideo:
         start: where the segment starts in the video (seconds; 0 for a whole video).
         times: (N,) float64 seconds of the cached frames, relative to ``start``.
         frames: (N, H, W, 3) uint8: a read-only memory map (``npy``) or a :class:`JpegFrames`
-            view (``jpeg``); index it to get numpy arrays.
+            view (``jpeg``); index it to get numpy arrays. A feature cache's entries hold
+            (N, F) float32 rows here instead.
         duration: seconds the segment lasts (from the probed video duration and the record's end).
     """
 
@@ -198,6 +203,7 @@ class FrameCache:
         quality: JPEG quality (1-100).
         threads: decoder threads when filling an entry (0: FFmpeg chooses).
         memo_size: opened entries kept per process (their memory maps), least recently used out.
+        encoder: keep per-frame feature rows ``(N, F)`` float32 instead of frames (npy only).
     """
 
     def __init__(
@@ -210,6 +216,7 @@ class FrameCache:
         quality: int = 90,
         threads: int = 0,
         memo_size: int = 256,
+        encoder: Any = None,
     ) -> None:
         if fps is not None and not (np.isfinite(fps) and fps > 0):
             raise ValueError(f"fps must be positive (or None for every frame), got {fps!r}")
@@ -219,6 +226,8 @@ class FrameCache:
             raise ValueError(f"format must be one of {sorted(_DATA_SUFFIX)}, got {format!r}")
         if not 1 <= int(quality) <= 100:
             raise ValueError(f"quality must be in 1..100, got {quality!r}")
+        if encoder is not None and format != "npy":
+            raise ValueError("a feature cache (encoder) stores npy only")
         self.root = Path(root)
         self.fps = None if fps is None else float(fps)
         self.short_side = None if short_side is None else int(short_side)
@@ -226,11 +235,14 @@ class FrameCache:
         self.quality = int(quality)
         self.threads = int(threads)
         self.memo_size = int(memo_size)
+        self.encoder = encoder
+        self._dtype = np.dtype(np.float32 if encoder is not None else np.uint8)
         self._memo: OrderedDict[str, CachedVideo] = OrderedDict()
         self._counters = _Counters()
 
     def __repr__(self) -> str:
-        return f"FrameCache({str(self.root)!r}, fps={self.fps}, short_side={self.short_side}, format={self.format!r})"
+        features = "" if self.encoder is None else f", encoder={self.encoder!r}"
+        return f"FrameCache({str(self.root)!r}, fps={self.fps}, short_side={self.short_side}, format={self.format!r}{features})"
 
     # ---- pickling (DataLoader workers): memory maps stay behind ---------------------------
     def __getstate__(self) -> dict[str, Any]:
@@ -240,7 +252,7 @@ class FrameCache:
 
     # ---- keys -------------------------------------------------------------------------------
     def _settings(self, record: VideoRecord) -> dict[str, Any]:
-        return {
+        settings = {
             "version": _VERSION,
             "fps": self.fps,
             "short_side": self.short_side,
@@ -249,6 +261,9 @@ class FrameCache:
             "format": self.format,
             "quality": self.quality if self.format == "jpeg" else None,
         }
+        if self.encoder is not None:  # frame entries keep their keys: the field is added only here
+            settings["encoder"] = self.encoder.key()
+        return settings
 
     def _identity(self, record: VideoRecord) -> dict[str, Any]:
         p = Path(record.path)
@@ -354,7 +369,7 @@ class FrameCache:
             times = _unpack(meta["times"], np.float64)
             if self.format == "npy":
                 frames = np.load(data_path, mmap_mode="r", allow_pickle=False)
-                if frames.shape != shape or frames.dtype != np.uint8:
+                if frames.shape != shape or frames.dtype != self._dtype:
                     return None
             else:
                 data = np.memmap(data_path, dtype=np.uint8, mode="r")
@@ -393,17 +408,26 @@ class FrameCache:
         times: list[float] = []
         data_path = self._data_path(name)
         with atomic_open(data_path, "wb") as fh:
-            writer = _NpyWriter(fh, path) if self.format == "npy" else _JpegWriter(fh, path, self.quality)
-            for t, frame in vio.iter_frames(
+            writer = _NpyWriter(fh, path, self._dtype) if self.format == "npy" else _JpegWriter(fh, path, self.quality)
+            stream = vio.iter_frames(
                 path,
                 fps=self.fps,
                 short_side=self.short_side,
                 start=start if start > 0 else None,
                 end=end,
                 threads=self.threads if threads is None else threads,
-            ):
-                writer.add(frame)
-                times.append(float(t) - start)
+            )
+            if self.encoder is None:
+                for t, frame in stream:
+                    writer.add(frame)
+                    times.append(float(t) - start)
+            else:
+                from vidlearn.features.frames import iter_encoded_frames
+
+                for ts, rows in iter_encoded_frames(stream, self.encoder):
+                    for row in rows:
+                        writer.add(row)
+                    times.extend((ts - start).tolist())
             if not times:
                 raise VideoError(path, "no frames in the requested range" if (start or end) else "no decodable frames")
             writer.finish()
@@ -483,6 +507,8 @@ class FrameCache:
                 s = meta["settings"]
                 if s["fps"] != self.fps or s["short_side"] != self.short_side or meta["format"] != self.format:
                     continue
+                if s.get("encoder") != (None if self.encoder is None else self.encoder.key()):
+                    continue
                 nbytes += int(meta["data_bytes"]) + meta_path.stat().st_size
                 frames += int(meta["shape"][0])
                 seconds += float(meta["duration"])
@@ -526,17 +552,19 @@ def _frame_step(rel: np.ndarray, fps: float | None, native_fps: float) -> float:
 
 
 class _NpyWriter:
-    """Streams frames into a .npy file whose header is written last (space reserved first)."""
+    """Streams frames (or feature rows) into a .npy file whose header is written last (space
+    reserved first)."""
 
-    def __init__(self, fh: IO[bytes], path: Path) -> None:
+    def __init__(self, fh: IO[bytes], path: Path, dtype: np.dtype = np.dtype(np.uint8)) -> None:
         self.fh = fh
         self.path = path
+        self.dtype = np.dtype(dtype).newbyteorder("<") if np.dtype(dtype).itemsize > 1 else np.dtype(dtype)
         self.frame_shape: tuple[int, ...] | None = None
         self.count = 0
         fh.write(b"\0" * _NPY_HEADER_BYTES)
 
     def add(self, frame: np.ndarray) -> None:
-        frame = np.ascontiguousarray(frame, dtype=np.uint8)
+        frame = np.ascontiguousarray(frame, dtype=self.dtype)
         if self.frame_shape is None:
             self.frame_shape = frame.shape
         elif frame.shape != self.frame_shape:
@@ -551,13 +579,15 @@ class _NpyWriter:
     def finish(self) -> None:
         end = self.fh.tell()
         self.fh.seek(0)
-        self.fh.write(_npy_header(self.shape))
+        self.fh.write(_npy_header(self.shape, self.dtype))
         self.fh.seek(end)
 
 
-def _npy_header(shape: tuple[int, ...]) -> bytes:
-    """A version 1.0 .npy header for uint8 C-order data, padded to exactly _NPY_HEADER_BYTES."""
-    text = "{'descr': '|u1', 'fortran_order': False, 'shape': %r, }" % (tuple(shape),)
+def _npy_header(shape: tuple[int, ...], dtype: np.dtype = np.dtype(np.uint8)) -> bytes:
+    """A version 1.0 .npy header for C-order data of ``dtype`` (uint8 frames or float32 rows),
+    padded to exactly _NPY_HEADER_BYTES."""
+    descr = np.lib.format.dtype_to_descr(np.dtype(dtype))
+    text = "{'descr': %r, 'fortran_order': False, 'shape': %r, }" % (descr, tuple(shape))
     room = _NPY_HEADER_BYTES - 10
     if len(text) + 1 > room:
         raise ValueError(f"shape {shape} does not fit the reserved .npy header")

@@ -8,6 +8,13 @@ Frames come from a :class:`~vidlearn.data.cache.FrameCache` when one is given (d
 from disk afterwards), else straight from the file with :func:`vidlearn.io.read_frames` (only the
 frames at the sampled seconds are decoded).
 
+For a model that reads feature sequences (``feature_rnn``, see
+:func:`~vidlearn.models.takes_feature_sequences`) a sample's ``video`` is ``(T, F)`` float32: the
+per-frame feature rows (``cfg.frame_features``, :mod:`vidlearn.features.frames`) at the sampled
+seconds, ``(V, T, F)`` with views; no image transform applies. The rows come from a feature cache
+(:func:`build_cache` makes one for such models) or, without a cache, from encoding the whole video
+once per process (kept for the few videos seen last).
+
 Bad videos do not stop an epoch: ``__getitem__`` returns None for a record whose video cannot be
 read, remembers ``(path, reason)`` and -- because DataLoader workers are separate processes --
 appends it to a JSON-lines ``skip_log`` file that the main process reads back (``skipped``,
@@ -40,6 +47,7 @@ import tempfile
 import time
 import uuid
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -65,6 +73,7 @@ __all__ = [
     "collate_skip_bad",
     "iter_video_frames",
     "make_loader",
+    "reads_features",
     "read_skip_log",
     "skip_summary",
 ]
@@ -74,13 +83,26 @@ log = logging.getLogger(__name__)
 _UNLABELLED_CLASS = -1  # target of an unlabelled record (classification); regression uses NaN
 
 
+def reads_features(cfg: ExperimentConfig) -> bool:
+    """True when the configured model reads per-frame feature rows instead of clips."""
+    from vidlearn.models import takes_feature_sequences
+
+    return takes_feature_sequences(cfg.model.name)
+
+
 def build_cache(cfg: ExperimentConfig) -> FrameCache | None:
     """The frame cache the configuration asks for (None when ``data.cache`` is off), at its decode
     rate, short side and format; the folder is ``data.cache_dir``, else ``$VIDLEARN_CACHE``, else
-    ``~/.cache/vidlearn/frames`` (entries are keyed by file identity, so sharing it is safe)."""
+    ``~/.cache/vidlearn/frames`` (entries are keyed by file identity, so sharing it is safe).
+    For a feature-sequence model it is a feature cache (``cfg.frame_features`` rows, npy)."""
     if not cfg.data.cache:
         return None
     root = cfg.data.cache_dir or os.environ.get("VIDLEARN_CACHE") or Path.home() / ".cache" / "vidlearn" / "frames"
+    if reads_features(cfg):
+        from vidlearn.features.frames import FrameEncoder
+
+        return FrameCache(Path(root), fps=cfg.decode.fps, short_side=cfg.decode.short_side, format="npy",
+                          encoder=FrameEncoder.from_config(cfg))
     return FrameCache(Path(root), fps=cfg.decode.fps, short_side=cfg.decode.short_side, format=cfg.data.cache_format)
 
 
@@ -180,7 +202,15 @@ class ClipDataset(Dataset):
                 f"the frame cache decodes at fps={cache.fps}, short_side={cache.short_side} but the configuration "
                 f"asks for fps={cfg.decode.fps}, short_side={cfg.decode.short_side}"
             )
+        self.sequences = reads_features(cfg)
+        if cache is not None and (cache.encoder is not None) != self.sequences:
+            raise ValueError(
+                f"model {cfg.model.name} reads {'feature rows' if self.sequences else 'frames'}, but the cache holds "
+                f"{'feature rows' if cache.encoder is not None else 'frames'}: build it with build_cache(cfg)"
+            )
         self.cache = cache
+        self._encoder: Any = None  # feature models without a cache: built on first use, per process
+        self._encoded: OrderedDict[str, CachedVideo] = OrderedDict()
         self.token = uuid.uuid4().hex  # tells this dataset's lines apart in a shared skip log
         self.skip_log = None if skip_log is None else Path(skip_log)
         self._log_path = self.skip_log
@@ -208,6 +238,8 @@ class ClipDataset(Dataset):
             self.sampler = build_test_sampler(cfg.override({"sampling.test_views": 1}))
             self.transform = build_transform(cfg.transform, train=False, crops=1)
             self.crops = 1
+        if self.sequences:
+            self.crops = 1  # rows are per frame: no spatial crops
         self.seed = int(cfg.optim.seed)
         # [epoch, number of set_epoch calls], in shared memory so persistent workers see it
         self._epoch = torch.zeros(2, dtype=torch.int64).share_memory_()
@@ -307,8 +339,30 @@ class ClipDataset(Dataset):
         if self.cache is not None:
             video = self.cache.get(record, threads=1 if _in_worker() else None)
             return video, video.start, video.duration
+        if self.sequences:
+            video = self._encode(record)
+            return video, video.start, video.duration
         start, duration = self._span(record)
         return None, start, duration
+
+    def _encode(self, record: VideoRecord) -> CachedVideo:
+        """The feature rows of a whole record, without a cache (a few kept in memory)."""
+        from vidlearn.features.frames import FrameEncoder, encode_video
+
+        key = f"{record.path}|{record.start}|{record.end}"
+        video = self._encoded.get(key)
+        if video is None:
+            if self._encoder is None:
+                self._encoder = FrameEncoder.from_config(self.cfg)
+            start, duration = self._span(record)
+            end = None if record.end is None else float(record.end)
+            times, rows = encode_video(record.path, self._encoder, fps=self.cfg.decode.fps, short_side=self.cfg.decode.short_side,
+                                       start=start if start > 0 else None, end=end, threads=1 if _in_worker() else self.cfg.decode.threads)
+            video = CachedVideo(path=str(record.path), start=start, times=times - start, frames=rows, duration=duration, key="memory")
+            self._encoded[key] = video
+            while len(self._encoded) > 8:
+                self._encoded.popitem(last=False)
+        return video
 
     def _times(self, start: float, duration: float, rng: np.random.Generator) -> list[np.ndarray]:
         out = self.sampler(duration, rng, start=start)
@@ -336,9 +390,12 @@ class ClipDataset(Dataset):
         clips = []
         pos = 0
         for times in views:
-            clip = frames_to_tensor(frames[pos : pos + len(times)])
+            part = frames[pos : pos + len(times)]
             pos += len(times)
-            clips.append(self.transform(clip, gen))
+            if self.sequences:
+                clips.append(torch.from_numpy(np.ascontiguousarray(part, dtype=np.float32)))
+            else:
+                clips.append(self.transform(frames_to_tensor(part), gen))
         if not self.views:
             tensor = clips[0]
         elif self.crops > 1:
@@ -346,6 +403,20 @@ class ClipDataset(Dataset):
         else:
             tensor = torch.stack(clips, dim=0)
         return {"video": tensor, "target": self.target(index), "index": int(index)}
+
+    def feature_rows(self, index: int) -> np.ndarray | None:
+        """All per-frame feature rows ``(N, F)`` of record ``index`` (feature-sequence models),
+        filling the cache when needed; None (and the video reported) when it cannot be read."""
+        if not self.sequences:
+            raise ValueError(f"model {self.cfg.model.name} reads frames, not feature rows")
+        if index in self._bad:
+            return None
+        try:
+            video, _, _ = self._source(self.records[index])
+        except VidlearnError as exc:
+            self._report(index, exc.reason if isinstance(exc, VideoError) else str(exc))
+            return None
+        return np.asarray(video.frames, dtype=np.float32)
 
     def __getitem__(self, index: int) -> dict[str, Any] | None:
         index = int(index)

@@ -11,6 +11,10 @@ regression (the standardisation of training is undone inside the graph). The bat
 dynamic. The model's metadata (``metadata_props["vidlearn"]``, JSON) holds everything needed to
 feed it: the task, the class names, the input layout and normalisation, and how frames were
 sampled (decode fps, short side, frames, stride, test views), plus the whole configuration.
+
+A model that reads feature sequences (``feature_rnn``) takes ``features`` instead: float32
+``(batch, T, F)``, the per-frame rows of ``frame_features`` (:mod:`vidlearn.features.frames`; the
+metadata names the families and the F columns); its input standardisation is inside the graph.
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ class ExportResult:
     input_shape: tuple[int, ...]
     output_name: str
     max_abs_diff: float
+    input_name: str = "video"
 
 
 def onnx_metadata(path: str | Path) -> dict[str, Any]:
@@ -86,19 +91,30 @@ def export_onnx(artifact: str | Path, out: str | Path, *, opset: int = 17, check
         raise ConfigError(f"--opset must be between 13 and 20, got {opset}")
     predictor = Predictor.load(artifact, device=torch.device("cpu"))
     cfg = predictor.config
-    if getattr(predictor.model, "in_features", None) is not None:
-        raise ConfigError(f"{artifact}: {cfg.model.name} reads feature sequences, not video; only video models export")
     regression = predictor.is_regression
     served = _Served(predictor.model, regression, cfg.task.target_mean, cfg.task.target_std).eval()
-    shape = (1, 3, cfg.sampling.num_frames, cfg.transform.crop_size, cfg.transform.crop_size)
+    encoder = predictor.encoder
+    if encoder is not None:  # feature sequences
+        shape: tuple[int, ...] = (1, cfg.sampling.num_frames, encoder.dim)
+        input_name = "features"
+        input_meta: dict[str, Any] = {
+            "name": input_name, "layout": "NTF", "shape": ["batch", *shape[1:]], "dtype": "float32",
+            "features": {"kinds": list(cfg.frame_features.kinds), "image_size": cfg.frame_features.image_size,
+                         "columns": encoder.columns, "module": "vidlearn.features.frames"},
+        }
+    else:
+        shape = (1, 3, cfg.sampling.num_frames, cfg.transform.crop_size, cfg.transform.crop_size)
+        input_name = "video"
+        input_meta = {"name": input_name, "layout": "NCTHW", "shape": ["batch", *shape[1:]], "dtype": "float32",
+                      "color": "RGB", "scale": 1 / 255, "mean": list(cfg.transform.mean), "std": list(cfg.transform.std)}
     output_name = "value" if regression else "probabilities"
     buf = io.BytesIO()
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # tracer warnings about shape checks evaluated at export time
         torch.onnx.export(
             served, (torch.zeros(shape),), buf, opset_version=int(opset), dynamo=False,
-            input_names=["video"], output_names=[output_name],
-            dynamic_axes={"video": {0: "batch"}, output_name: {0: "batch"}},
+            input_names=[input_name], output_names=[output_name],
+            dynamic_axes={input_name: {0: "batch"}, output_name: {0: "batch"}},
         )
     model = onnx.load_from_string(buf.getvalue())
     meta = {
@@ -108,8 +124,7 @@ def export_onnx(artifact: str | Path, out: str | Path, *, opset: int = 17, check
         "model": cfg.model.name,
         "task": cfg.task.kind,
         "classes": list(predictor.class_names),
-        "input": {"name": "video", "layout": "NCTHW", "shape": ["batch", *shape[1:]], "dtype": "float32",
-                  "color": "RGB", "scale": 1 / 255, "mean": list(cfg.transform.mean), "std": list(cfg.transform.std)},
+        "input": input_meta,
         "output": {"name": output_name, "meaning": "target value" if regression else "softmax over classes"},
         "sampling": {"fps": cfg.decode.fps, "short_side": cfg.decode.short_side, "num_frames": cfg.sampling.num_frames,
                      "stride": cfg.sampling.stride, "test_views": cfg.sampling.test_views, "crop": "centre"},
@@ -119,20 +134,20 @@ def export_onnx(artifact: str | Path, out: str | Path, *, opset: int = 17, check
     entry.key, entry.value = METADATA_KEY, json.dumps(meta)
     model.producer_name, model.producer_version = "vidlearn", __version__
     data = model.SerializeToString()
-    diff = _check(served, data, shape, regression) if check else float("nan")
+    diff = _check(served, data, shape, regression, input_name) if check else float("nan")
     target.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(target, data)
-    return ExportResult(target, shape, output_name, diff)
+    return ExportResult(target, shape, output_name, diff, input_name)
 
 
-def _check(served: nn.Module, data: bytes, shape: tuple[int, ...], regression: bool) -> float:
+def _check(served: nn.Module, data: bytes, shape: tuple[int, ...], regression: bool, input_name: str = "video") -> float:
     import onnxruntime as ort
 
     x = torch.randn((2, *shape[1:]), generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         want = served(x).numpy()
     session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
-    (got,) = session.run(None, {"video": x.numpy()})
+    (got,) = session.run(None, {input_name: x.numpy()})
     diff = float(np.max(np.abs(got - want)))
     tol = 1e-4 * max(1.0, float(np.abs(want).max())) if regression else 1e-4
     if got.shape != want.shape or diff > tol:

@@ -1,7 +1,9 @@
 """Prediction from a saved artifact: the exact preprocessing of training (rebuilt from the saved
 configuration), per-video multi-view predictions, and timelines over long videos.
 
-Each video is decoded once: the times of all test views are read in one pass."""
+Each video is decoded once: the times of all test views are read in one pass. A model that reads
+feature sequences gets the per-frame rows of ``config.frame_features`` on the decode grid, as in
+training (the whole video, or segment, is encoded once)."""
 
 from __future__ import annotations
 
@@ -56,6 +58,13 @@ class Predictor:
         self.crops = config.sampling.test_crops
         self.transform = build_transform(config.transform, train=False, crops=self.crops)
         self.window_transform = build_transform(config.transform, train=False, crops=1)
+        self.encoder = None  # per-frame features, for a model that reads feature sequences
+        from vidlearn.data.dataset import reads_features
+
+        if reads_features(config):
+            from vidlearn.features.frames import FrameEncoder
+
+            self.encoder = FrameEncoder.from_config(config)
 
     @classmethod
     def load(cls, path: str | Path, *, device: torch.device | None = None) -> "Predictor":
@@ -81,14 +90,27 @@ class Predictor:
         views = self.sampler(dur, None, start=s)
         views = views if isinstance(views, list) else [views]
         times = np.concatenate(views)
+        t = len(views[0])
+        if self.encoder is not None:
+            return self._feature_views(path, times, t, start=s, end=end)
         frames = read_frames(path, times, short_side=self.config.decode.short_side, threads=0)
         clips = []
-        t = len(views[0])
         for v in range(len(views)):
             x = torch.from_numpy(frames[v * t : (v + 1) * t]).permute(0, 3, 1, 2)  # T, C, H, W
             out = self.transform(x)
             clips.append(out if out.ndim == 5 else out.unsqueeze(0))
         return torch.cat(clips)
+
+    def _feature_views(self, path: str | Path, times: np.ndarray, t: int, *, start: float, end: float | None) -> torch.Tensor:
+        """(V, T, F): the rows shown at ``times`` from the encoded video (or segment)."""
+        from vidlearn.data.cache import CachedVideo
+        from vidlearn.features.frames import encode_video
+
+        cfg = self.config.decode
+        seg_times, rows = encode_video(path, self.encoder, fps=cfg.fps, short_side=cfg.short_side,
+                                       start=start if start > 0 else None, end=end)
+        video = CachedVideo(path=str(path), start=start, times=seg_times - start, frames=rows, duration=0.0, key="memory")
+        return torch.from_numpy(np.ascontiguousarray(video.at(times), dtype=np.float32)).reshape(-1, t, rows.shape[1])
 
     @torch.no_grad()
     def outputs(self, clips: torch.Tensor) -> np.ndarray:
@@ -156,7 +178,7 @@ class Predictor:
             pending.clear()
             return out
 
-        for t, frame in iter_frames(source, fps=fps, short_side=cfg.decode.short_side):
+        for t, frame in self._timeline_frames(iter_frames(source, fps=fps, short_side=cfg.decode.short_side), batch):
             buf.append((t, frame))
             last_t = t
             since += 1
@@ -173,8 +195,21 @@ class Predictor:
         if pending:
             yield from scored()
 
+    def _timeline_frames(self, frames: Iterator[tuple[float, np.ndarray]], batch: int) -> Iterator[tuple[float, np.ndarray]]:
+        """The decoded frames, or for a feature-sequence model each frame's feature row (encoded
+        in chunks of ``batch`` frames, so a stream read with ``batch=1`` is not held back)."""
+        if self.encoder is None:
+            yield from frames
+            return
+        from vidlearn.features.frames import iter_encoded_frames
+
+        for times, rows in iter_encoded_frames(frames, self.encoder, batch=batch):
+            yield from zip(times.tolist(), rows)
+
     def _window(self, buf: deque, step: int, fps: float) -> tuple[float, float, torch.Tensor]:
-        frames = [f for _, f in list(buf)[::step]]
-        x = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2)
+        items = [f for _, f in list(buf)[::step]]
+        if self.encoder is not None:
+            return buf[0][0], buf[-1][0] + 1.0 / fps, torch.from_numpy(np.stack(items).astype(np.float32))
+        x = torch.from_numpy(np.stack(items)).permute(0, 3, 1, 2)
         return buf[0][0], buf[-1][0] + 1.0 / fps, self.window_transform(x)
 

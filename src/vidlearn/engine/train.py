@@ -138,9 +138,11 @@ def _quiet_lightning() -> None:
 
 
 def prepare_config(cfg: ExperimentConfig, train_records: list[VideoRecord]) -> ExperimentConfig:
-    """Fill what the data decides: class names (classification) or target mean/std (regression)."""
+    """Fill what the data decides: class names (classification) or target mean/std (regression),
+    and the feature size of a feature-sequence model."""
     if not train_records:
         raise DataSourceError("training data", ["no training videos"])
+    cfg = _with_feature_size(cfg)
     if cfg.task.kind == "classification":
         from vidlearn.data.sources import class_names
 
@@ -160,6 +162,49 @@ def prepare_config(cfg: ExperimentConfig, train_records: list[VideoRecord]) -> E
             raise DataSourceError("training data", [f"{r.path}: regression needs a numeric target, got {r.target!r}"]) from None
     std = float(np.std(values)) or 1.0
     return cfg.override({"task.target_mean": float(np.mean(values)), "task.target_std": std})
+
+
+def _with_feature_size(cfg: ExperimentConfig) -> ExperimentConfig:
+    """A feature-sequence model's ``in_features``: the width of ``cfg.frame_features``' rows."""
+    from vidlearn.data.dataset import reads_features
+
+    if not reads_features(cfg):
+        return cfg
+    from vidlearn.features.frames import FrameEncoder
+
+    dim = FrameEncoder.from_config(cfg).dim
+    given = cfg.model.options.get("in_features")
+    if given is not None and given != dim:
+        raise ConfigError(
+            f"model.options.in_features: {given}, but frame_features.kinds {cfg.frame_features.kinds} give {dim} values "
+            "per frame; leave in_features out (it is set from the features)"
+        )
+    return cfg.override({"model.options.in_features": dim})
+
+
+def _set_input_stats(model: torch.nn.Module, dataset: Any, *, progress: bool, echo: Echo) -> None:
+    """Per-feature mean/std of the training videos' rows into a feature-sequence model (this also
+    fills the feature cache, in this process, before any loader worker starts)."""
+    from tqdm import tqdm
+
+    started = time.time()
+    width = int(model.in_features)
+    total, squares, count = np.zeros(width), np.zeros(width), 0
+    for i in tqdm(range(len(dataset)), desc="frame features", unit="video", disable=not progress, leave=False):
+        rows = dataset.feature_rows(i)
+        if rows is None or not len(rows):
+            continue
+        rows = rows.astype(np.float64)
+        total += rows.sum(0)
+        squares += (rows**2).sum(0)
+        count += len(rows)
+    if count == 0:
+        raise DataSourceError("training data", ["no training video could be read"])
+    mean = total / count
+    std = np.sqrt(np.maximum(squares / count - mean**2, 0.0))
+    model.set_input_stats(torch.from_numpy(mean), torch.from_numpy(std))
+    echo(f"frame features ({', '.join(dataset.cfg.frame_features.kinds)}, {len(mean)} values a frame): "
+         f"{count} frames of {len(dataset)} video(s) in {time.time() - started:.0f} s")
 
 
 def build_task_model(cfg: ExperimentConfig) -> torch.nn.Module:
@@ -243,7 +288,10 @@ def fit(
     weights = None
     if cfg.task.kind == "classification" and cfg.optim.class_weights:
         weights = class_weights([class_to_idx[r.target] for r in train_records], len(classes))  # type: ignore[index]
-    module = VideoModule(build_task_model(cfg), cfg, class_weights=weights)
+    model = build_task_model(cfg)
+    if train_ds.sequences:
+        _set_input_stats(model, train_ds, progress=progress, echo=echo)
+    module = VideoModule(model, cfg, class_weights=weights)
 
     ckpt_dir = run / "checkpoints"
     monitor = ("val_acc", "max") if cfg.task.kind == "classification" else ("val_loss", "min")

@@ -34,6 +34,7 @@ from vidlearn.models.registry import (
     model_info,
     model_options,
     register_model,
+    takes_feature_sequences,
 )
 from vidlearn.models.torchvision_compat import load_torchvision_checkpoint, torchvision_state_dict
 
@@ -57,5 +58,6 @@ __all__ = [
     "model_options",
     "register_model",
     "reset_head",
+    "takes_feature_sequences",
     "torchvision_state_dict",
 ]

@@ -94,7 +94,12 @@ class LRCN(FreezableEncoderMixin, VideoClassifier):
 
 
 class FeatureRNN(VideoClassifier):
-    """RNN/LSTM/GRU classifier over a sequence of per-frame feature vectors: (B, T, F) -> (B, num_classes)."""
+    """RNN/LSTM/GRU classifier over a sequence of per-frame feature vectors: (B, T, F) -> (B, num_classes).
+
+    Inputs are standardised per feature first, ``(x - input_mean) / input_std``: buffers saved with
+    the weights (and inside an ONNX export), set from the training data by
+    :meth:`set_input_stats` (identity until then). Per-frame features mix scales (HOG values
+    below 1, flow in pixels, EfficientNet activations), and an RNN trains badly on raw ones."""
 
     def __init__(
         self,
@@ -110,14 +115,26 @@ class FeatureRNN(VideoClassifier):
     ) -> None:
         super().__init__()
         self.in_features = in_features
+        self.register_buffer("input_mean", torch.zeros(in_features))
+        self.register_buffer("input_std", torch.ones(in_features))
         self.temporal = SequenceRNN(
             in_features, rnn=rnn, hidden=hidden, num_layers=num_layers, bidirectional=bidirectional, readout=readout
         )
         self.num_features = self.temporal.num_features
         self.head = make_head(self.num_features, num_classes, dropout)
 
+    def set_input_stats(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Per-feature mean and standard deviation of the training rows (a std below 1e-6, a
+        constant feature, is taken as 1)."""
+        mean = torch.as_tensor(mean, dtype=torch.float32).reshape(-1)
+        std = torch.as_tensor(std, dtype=torch.float32).reshape(-1)
+        if mean.numel() != self.in_features or std.numel() != self.in_features:
+            raise ValueError(f"input stats need {self.in_features} values, got {mean.numel()} and {std.numel()}")
+        self.input_mean.copy_(mean)
+        self.input_std.copy_(torch.where(std > 1e-6, std, torch.ones_like(std)))
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.temporal(x)
+        return self.temporal((x - self.input_mean) / self.input_std)
 
 
 @register_model(family="recurrent")

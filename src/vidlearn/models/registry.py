@@ -94,6 +94,12 @@ def model_options(name: str) -> dict[str, Any]:
     return {p.name: p.default for p in params.values() if p.kind == p.KEYWORD_ONLY}
 
 
+def takes_feature_sequences(name: str) -> bool:
+    """True for a model that reads per-frame feature rows (B, T, F) instead of clips: its builder
+    takes ``in_features`` (``feature_rnn``)."""
+    return "in_features" in model_options(name)
+
+
 def build_model(name: str, *, num_classes: int, **options: Any) -> nn.Module:
     """Build a registered model. Every model maps float (B, 3, T, H, W) to (B, num_classes)
     (except `feature_rnn`, which takes (B, T, F)), has `forward_features(x) -> (B, num_features)`
