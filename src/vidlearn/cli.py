@@ -376,7 +376,7 @@ def augment_preview(
 @_friendly
 def features(
     data: Annotated[Path, typer.Argument(help="videos: class folders, CSV manifest, split list or one video")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="the feature table to write (.parquet)")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="the feature table to write: .parquet, or .csv/.tsv for other tools (metadata in OUT.json)")],
     kind: Annotated[str, typer.Option("--kind", help="families: color,shape,motion,deep and/or deep:ARTIFACT")] = "color,shape,motion",
     fps: Annotated[float, typer.Option(help="decode rate for the frame families (frames per second)")] = 8.0,
     size: Annotated[int, typer.Option(help="decoded short side in pixels")] = 128,

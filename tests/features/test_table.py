@@ -94,6 +94,27 @@ def test_worker_processes_give_the_same_table(videos: list[VideoRecord], tmp_pat
     pd.testing.assert_frame_equal(serial, pooled)
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".tsv"])
+def test_a_text_table_for_other_tools(videos: list[VideoRecord], tmp_path: Path, suffix: str,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """--out features.csv writes CSV (not Parquet bytes under a .csv name): the same columns and
+    exact float32 values, metadata in features.csv.json; a re-run reuses it; it reads back with
+    its settings, so baselines trained on it can predict videos."""
+    parquet = compute_feature_table(videos, ["color", "motion"], out=tmp_path / "f.parquet", **SETTINGS)
+    out = tmp_path / f"f{suffix}"
+    compute_feature_table(videos, ["color", "motion"], out=out, **SETTINGS)
+    text = pd.read_csv(out, sep="\t" if suffix == ".tsv" else ",")  # a plain reader, no vidlearn
+    assert list(text.columns) == list(parquet.columns)
+    cols = columns_for(["color", "motion"])
+    assert np.array_equal(text[cols].to_numpy(np.float32), parquet[cols].to_numpy(np.float32))
+    assert (tmp_path / f"f{suffix}.json").is_file()
+    back = read_feature_table(out)
+    assert feature_columns(back) == cols and back.attrs["vidlearn"]["settings"] == parquet.attrs["vidlearn"]["settings"]
+    calls = _count_decodes(monkeypatch)
+    again = compute_feature_table(videos, ["color", "motion"], out=out, **SETTINGS)
+    assert calls == [] and again.attrs["vidlearn"]["reused"] == len(videos)
+
+
 def test_rerun_computes_only_missing_or_changed_videos(videos: list[VideoRecord], tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "features.parquet"

@@ -31,6 +31,11 @@ and are not retried until their file changes.
 The Parquet file's schema metadata ``vidlearn.features`` (JSON) holds the settings, the feature
 columns, the skipped videos and each row's file identity; :func:`read_feature_table` puts it in
 ``DataFrame.attrs["vidlearn"]``.
+
+An ``out`` ending in ``.csv`` (or ``.tsv``) is written as text for tools that do not read Parquet
+(spreadsheets, R, Weka): the same columns, float32 values in their shortest exact form, and the
+metadata in a sidecar ``<out>.json`` (written first; the table is the commit marker). Such a table
+resumes and feeds ``vidlearn baseline`` / ``cluster`` like a Parquet one.
 """
 
 from __future__ import annotations
@@ -58,7 +63,7 @@ import pyarrow.parquet as pq
 
 from vidlearn.data.records import VideoRecord
 from vidlearn.errors import ConfigError, DataSourceError, VidlearnError
-from vidlearn.fsutil import atomic_open
+from vidlearn.fsutil import atomic_open, atomic_write_text
 
 __all__ = [
     "FORMAT",
@@ -218,8 +223,25 @@ class _Done:
                 self.skipped[ident] = str(s.get("reason", "unreadable"))
 
 
+def _is_text(path: Path) -> bool:
+    """A CSV/TSV table (else Parquet)."""
+    return path.suffix.lower() in (".csv", ".tsv")
+
+
+def _sidecar(path: Path) -> Path:
+    """Where a text table keeps its metadata: ``<table>.json``."""
+    return path.with_name(path.name + ".json")
+
+
+def _read_text_table(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    return pd.read_csv(path, sep="\t" if path.suffix.lower() == ".tsv" else ",", usecols=columns)
+
+
 def _read_info(path: Path) -> dict[str, Any] | None:
     try:
+        if _is_text(path):
+            side = _sidecar(path)
+            return json.loads(side.read_text(encoding="utf-8")) if side.is_file() else None
         meta = pq.read_schema(path).metadata or {}
         raw = meta.get(META_KEY)
         return json.loads(raw) if raw else None
@@ -256,7 +278,10 @@ def _load_done(out: Path, parts_dir: Path, fingerprint: str, columns: list[str],
                     src.unlink()
             continue
         try:
-            table = pq.read_table(src, columns=columns)
+            if _is_text(src):
+                table = pa.Table.from_pandas(_read_text_table(src, columns), preserve_index=False)
+            else:
+                table = pq.read_table(src, columns=columns)
         except Exception as exc:  # noqa: BLE001
             echo(f"ignoring {src}: unreadable ({type(exc).__name__})")
             continue
@@ -279,6 +304,13 @@ def _write_parquet(path: Path, table: pa.Table, info: dict[str, Any]) -> None:
     table = table.replace_schema_metadata(meta)
     with atomic_open(path, "wb") as fh:
         pq.write_table(table, fh, compression="zstd")
+
+
+def _write_text(path: Path, table: pa.Table, info: dict[str, Any]) -> None:
+    """The table as CSV/TSV (float32 values in their shortest exact form), the metadata first."""
+    atomic_write_text(_sidecar(path), json.dumps(info, allow_nan=False))
+    frame = table.to_pandas()
+    atomic_write_text(path, frame.to_csv(index=False, sep="\t" if path.suffix.lower() == ".tsv" else ","))
 
 
 def _next_part_index(parts_dir: Path) -> int:
@@ -470,7 +502,10 @@ def compute_feature_table(
     arrays = [a for _, a in base] + [pa.array(matrix[:, j], type=pa.float32()) for j in range(len(columns))]
     names = [n for n, _ in base] + columns
     table = pa.Table.from_arrays(arrays, names=names)
-    _write_parquet(out, table, info)
+    if _is_text(out):
+        _write_text(out, table, info)
+    else:
+        _write_parquet(out, table, info)
     shutil.rmtree(parts_dir, ignore_errors=True)
 
     frame = table.to_pandas()
@@ -623,12 +658,8 @@ def read_feature_table(path: str | Path) -> pd.DataFrame:
     if not p.is_file():
         raise DataSourceError(p, ["feature table does not exist"])
     try:
-        if p.suffix.lower() in (".csv", ".tsv"):
-            frame = pd.read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",")
-            info: dict[str, Any] | None = None
-        else:
-            frame = pq.read_table(p).to_pandas()
-            info = _read_info(p)
+        frame = _read_text_table(p) if _is_text(p) else pq.read_table(p).to_pandas()
+        info: dict[str, Any] | None = _read_info(p)
     except Exception as exc:  # noqa: BLE001 - a file that is not a table is the user's input
         raise DataSourceError(p, [f"not a readable feature table ({_reason(exc)})"]) from None
     attrs: dict[str, Any] = {"path": str(p)}
