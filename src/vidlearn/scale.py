@@ -128,7 +128,7 @@ def predict_with_ray(artifact: str | Path, paths: Sequence[str | Path], *, addre
     one per video); returns the predictions in input order and the ``(path, reason)`` of bad videos."""
     import ray
     from ray.util import ActorPool
-    from tqdm import tqdm
+    from vidlearn.progress import progress_bar
 
     from vidlearn.deploy.artifact import load_artifact
     from vidlearn.deploy.predictor import Prediction
@@ -140,7 +140,7 @@ def predict_with_ray(artifact: str | Path, paths: Sequence[str | Path], *, addre
     actor_cls = ray.remote(num_cpus=1)(_PredictorActor)
     pool = ActorPool([actor_cls.remote(str(Path(artifact).resolve())) for _ in range(n)])
     done: dict[int, tuple[dict[str, Any] | None, str | None]] = {}
-    with tqdm(total=len(items), desc="predict", unit="video", disable=not progress, leave=False) as bar:
+    with progress_bar(total=len(items), desc="predict", unit="video", enabled=progress) as bar:
         for i, pred, reason in pool.map_unordered(lambda a, job: a.predict.remote(*job, top_k), list(enumerate(items))):
             done[i] = (pred, reason)
             bar.update(1)

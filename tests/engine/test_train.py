@@ -162,6 +162,18 @@ def test_cross_validation_reports_every_fold(motion_data: Path, tmp_path: Path) 
     assert "cross-validation leave-one-group-out" in res.stdout
 
 
+def test_training_in_a_log_prints_one_line_per_epoch(motion_data: Path, tmp_path: Path) -> None:
+    """Output to a pipe (a log, CI): one line per epoch with the metrics, no redrawn bars."""
+    res = _cli("train", str(motion_data), "--out", str(tmp_path / "r"), "--group", "group", "--epochs", "2",
+               "--set", f"data.cache_dir={tmp_path / 'cache'}", "--set", "data.num_workers=0", "--set", "decode.short_side=32",
+               "--set", "transform.crop_size=32", "--set", "sampling.num_frames=6")
+    assert res.returncode == 0, res.stderr[-3000:]
+    lines = [line for line in res.stdout.splitlines() if line.startswith("epoch ")]
+    assert [line.split(":")[0] for line in lines] == ["epoch 1/2", "epoch 2/2"]
+    assert all("train_loss" in line and "val_acc" in line for line in lines)
+    assert "\r" not in res.stdout + res.stderr and "it/s" not in res.stderr
+
+
 def test_bad_config_value_names_the_field(motion_data: Path, tmp_path: Path) -> None:
     res = _cli("train", str(motion_data), "--out", str(tmp_path / "r"), "--set", "optim.lr=-1")
     assert res.returncode == 2

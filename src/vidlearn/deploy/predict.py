@@ -107,9 +107,9 @@ def run_predictions(
         report.predictions, report.skipped = predict_with_ray(artifact, paths, address=ray, top_k=top_k, progress=progress)
     elif timeline:
         predictor = Predictor.load(artifact)
-        from tqdm import tqdm
+        from vidlearn.progress import progress_bar
 
-        for p in tqdm(paths, desc="timeline", unit="video", disable=not progress, leave=False):
+        for p in progress_bar(paths, desc="timeline", unit="video", enabled=progress):
             try:
                 windows = predictor.timeline(p, stride=stride, top_k=top_k)
             except VidlearnError as exc:

@@ -134,11 +134,11 @@ class Predictor:
 
     def predict(self, paths: Iterable[str | Path], *, top_k: int = 1, progress: bool = False) -> tuple[list[Prediction], list[tuple[str, str]]]:
         """Predict many videos; bad files are skipped and returned as (path, reason)."""
-        from tqdm import tqdm
+        from vidlearn.progress import progress_bar
 
         preds, skipped = [], []
         items = list(paths)
-        for p in tqdm(items, desc="predict", unit="video", disable=not progress, leave=False):
+        for p in progress_bar(items, desc="predict", unit="video", enabled=progress):
             try:
                 preds.append(self.predict_video(p, top_k=top_k))
             except VidlearnError as exc:

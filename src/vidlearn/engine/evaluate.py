@@ -51,7 +51,7 @@ def score_records(
     progress: bool = False,
 ) -> Scores:
     """Outputs of `model` for every view of every record (bad videos skipped and listed)."""
-    from tqdm import tqdm
+    from vidlearn.progress import progress_bar
 
     from vidlearn.data.dataset import ClipDataset, make_loader
 
@@ -62,7 +62,7 @@ def score_records(
     loader = make_loader(ds, batch_size=batch_size or cfg.optim.batch_size, shuffle=False, num_workers=workers, seed=cfg.optim.seed)
     indices: list[np.ndarray] = []
     outputs: list[np.ndarray] = []
-    for batch in tqdm(loader, desc="evaluate", unit="batch", disable=not progress, leave=False):
+    for batch in progress_bar(loader, desc="evaluate", unit="batch", enabled=progress):
         if batch is None:
             continue
         x = batch["video"].to(device, non_blocking=True)

@@ -568,9 +568,9 @@ class _ChunkWriter:
 
 def _run(records, todo, fam: _Families, fps, short_side, workers: int, progress: bool, ray: str | None = None):
     """Yield ``(index, values, None)`` or ``(index, None, reason)`` for every index in ``todo``."""
-    from tqdm import tqdm
+    from vidlearn.progress import progress_bar
 
-    bar = tqdm(total=len(todo), desc="features", unit="video", disable=not progress or not todo, dynamic_ncols=True)
+    bar = progress_bar(total=len(todo), desc="features", unit="video", enabled=progress and bool(todo), leave=True, dynamic_ncols=True)
     try:
         if not fam.needs_frames:
             for i in todo:

@@ -77,8 +77,8 @@ def check_videos(paths: list[Path], *, workers: int = 2, progress: bool = True) 
     """Check many files (in threads: PyAV releases the GIL while decoding), in input order."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from tqdm import tqdm
+    from vidlearn.progress import progress_bar
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         it = pool.map(check_video, paths)
-        return list(tqdm(it, total=len(paths), desc="check", unit="video", disable=not progress, leave=False))
+        return list(progress_bar(it, total=len(paths), desc="check", unit="video", enabled=progress))
