@@ -134,6 +134,7 @@ class OptimConfig(_Section):
     loss: Literal["auto", "cross_entropy", "mse", "huber"] = "auto"
     precision: Literal["auto", "32", "16-mixed", "bf16-mixed"] = "auto"
     early_stopping: int = Field(0, ge=0, description="patience in epochs; 0 disables")
+    grad_clip: float = Field(0.0, ge=0, description="clip the gradient norm to this before each step; 0 disables")
     seed: int = 0
 
 

@@ -162,6 +162,38 @@ def test_cross_validation_reports_every_fold(motion_data: Path, tmp_path: Path) 
     assert "cross-validation leave-one-group-out" in res.stdout
 
 
+def test_gradient_clipping_bounds_every_step(motion_data: Path, tmp_path: Path) -> None:
+    """optim.grad_clip: with plain SGD (lr 1, no momentum or decay) each step moves the weights by
+    at most lr * grad_clip, so after k steps they moved at most k * grad_clip; unclipped, far more."""
+    import lightning as L
+    import torch
+
+    from vidlearn.data.sources import load_records
+    from vidlearn.engine.train import fit
+
+    class Moved(L.Callback):
+        def on_train_start(self, trainer, pl_module) -> None:
+            self.start = torch.cat([p.detach().flatten().clone() for p in pl_module.model.parameters()])
+
+        def on_train_end(self, trainer, pl_module) -> None:
+            now = torch.cat([p.detach().flatten() for p in pl_module.model.parameters()])
+            self.distance = float((now - self.start).norm())
+            self.steps = trainer.global_step
+
+    records = load_records(motion_data, group="group")
+    distances = {}
+    for clip in (0.001, 0.0):
+        moved = Moved()
+        cfg = _cfg(tmp_path, **{"optim.epochs": 1, "optim.optimizer": "sgd", "optim.lr": 1.0, "optim.momentum": 0.0,
+                                "optim.weight_decay": 0.0, "optim.schedule": "constant", "optim.grad_clip": clip})
+        fit(records, cfg, tmp_path / f"run{clip}", progress=False, echo=lambda s: None, callbacks=[moved])
+        assert moved.steps >= 3
+        distances[clip] = moved.distance
+        if clip:
+            assert 0 < moved.distance <= moved.steps * clip * 1.01
+    assert distances[0.0] > 10 * distances[0.001]
+
+
 def test_training_in_a_log_prints_one_line_per_epoch(motion_data: Path, tmp_path: Path) -> None:
     """Output to a pipe (a log, CI): one line per epoch with the metrics, no redrawn bars."""
     res = _cli("train", str(motion_data), "--out", str(tmp_path / "r"), "--group", "group", "--epochs", "2",

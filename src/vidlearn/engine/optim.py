@@ -12,7 +12,7 @@ from vidlearn.config import OptimConfig
 
 
 def build_optimizer(model: nn.Module, cfg: OptimConfig) -> torch.optim.Optimizer:
-    """AdamW or SGD with momentum; no weight decay on biases and normalisation weights."""
+    """AdamW or SGD (Nesterov momentum when `momentum` > 0); no weight decay on biases and normalisation weights."""
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         if not p.requires_grad:
@@ -23,7 +23,7 @@ def build_optimizer(model: nn.Module, cfg: OptimConfig) -> torch.optim.Optimizer
     if not groups:
         raise ValueError("the model has no trainable parameters")
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=True)
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0)  # Nesterov needs momentum
     return torch.optim.AdamW(groups, lr=cfg.lr)
 
 

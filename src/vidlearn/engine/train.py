@@ -349,6 +349,7 @@ def fit(
         strategy="ddp" if isinstance(n_dev, int) and n_dev > 1 else "auto",
         precision=precision,
         accumulate_grad_batches=cfg.optim.accumulate,
+        gradient_clip_val=cfg.optim.grad_clip or None,
         callbacks=trainer_callbacks,
         logger=[CSVLogger(run, name="logs", version=""), TensorBoardLogger(run, name="tb", version="", default_hp_metric=False)],
         enable_progress_bar=bar,
