@@ -144,11 +144,21 @@ def models(
         raise typer.BadParameter("--clip must look like T,H,W, e.g. 16,112,112") from None
     from vidlearn.models import model_family
 
+    from vidlearn.models import takes_feature_sequences
+
     rows = []
     for name in list_models(filter):
         try:
-            rows.append(model_info(name, clip=(t, h, w)))
-        except VidlearnError as exc:  # e.g. feature_rnn needs in_features: listed, not measured
+            if takes_feature_sequences(name):  # measured on T rows of the default frame features
+                from vidlearn.config import FrameFeaturesConfig
+                from vidlearn.features.frames import FrameEncoder
+
+                dim = FrameEncoder(FrameFeaturesConfig().kinds).dim
+                info = model_info(name, clip=(t, 1, 1), in_features=dim)
+                rows.append({**info, "note": f"on {t} rows of {dim} features (frame_features), not pixels"})
+            else:
+                rows.append(model_info(name, clip=(t, h, w)))
+        except VidlearnError as exc:  # a model that cannot be built without more options: listed, not measured
             rows.append({"name": name, "family": model_family(name), "params": None, "macs": None, "note": str(exc)})
     if as_json:
         _echo_json(rows)
@@ -158,7 +168,8 @@ def models(
         if r["params"] is None:
             typer.echo(f"{r['name']:<22} {r['family']:<12} {'-':>10} {'-':>20}  ({r['note'].split(': ', 1)[-1]})")
             continue
-        typer.echo(f"{r['name']:<22} {r['family']:<12} {r['params'] / 1e6:>9.2f}M {r['macs'] / 1e9:>20.3f}")
+        note = f"  ({r['note']})" if r.get("note") else ""
+        typer.echo(f"{r['name']:<22} {r['family']:<12} {r['params'] / 1e6:>9.2f}M {r['macs'] / 1e9:>20.3f}{note}")
 
 
 @app.command()

@@ -102,3 +102,5 @@ def test_cli_models_lists_names_parameters_and_macs() -> None:
     assert 0.5e6 < rows["r2plus1d_tiny"]["params"] < 1.5e6 and rows["r2plus1d_tiny"]["macs"] > 1e8
     table = _cli("models")
     assert table.returncode == 0 and "frame_effnet_lite0" in table.stdout and "GMACs" in table.stdout
+    rnn = json.loads(_cli("models", "feature_rnn", "--clip", "16,112,112", "--json").stdout)[0]
+    assert rnn["params"] > 0 and "1280 features" in rnn["note"]  # measured on the default frame features
