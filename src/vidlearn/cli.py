@@ -142,18 +142,16 @@ def models(
         t, h, w = (int(v) for v in clip.split(","))
     except ValueError:
         raise typer.BadParameter("--clip must look like T,H,W, e.g. 16,112,112") from None
-    from vidlearn.models import model_family
-
-    from vidlearn.models import takes_feature_sequences
+    from vidlearn.models import model_family, takes_feature_sequences
 
     rows = []
     for name in list_models(filter):
         try:
             if takes_feature_sequences(name):  # measured on T rows of the default frame features
-                from vidlearn.config import FrameFeaturesConfig
+                from vidlearn.config import ExperimentConfig
                 from vidlearn.features.frames import FrameEncoder
 
-                dim = FrameEncoder(FrameFeaturesConfig().kinds).dim
+                dim = FrameEncoder.from_config(ExperimentConfig()).dim
                 info = model_info(name, clip=(t, 1, 1), in_features=dim)
                 rows.append({**info, "note": f"on {t} rows of {dim} features (frame_features), not pixels"})
             else:

@@ -21,8 +21,9 @@ DEMO_CONFIG = {
     "optim": {"epochs": 25, "batch_size": 8, "lr": 0.003, "weight_decay": 0.05, "warmup_epochs": 2},
     "data": {"num_workers": 2, "val_fraction": 0.25},
 }
-"""No horizontal flip: left and right motion are two of the demo's classes. Colour jitter and
-grayscale: every group of the demo data has its own palette, and a model must not learn it."""
+"""No horizontal flip: left and right motion are two of the demo's classes. No colour augmentation:
+the groups differ only in background and noise (object colours are drawn per clip), and with
+colour jitter + grayscale this recipe stalled at chance (docs/results.md, "The demo task")."""
 DEMO_VIDEOS_PER_CLASS = 48
 
 

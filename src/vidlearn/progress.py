@@ -32,8 +32,6 @@ def progress_bar(iterable: Iterable[Any] | None = None, *, desc: str, unit: str,
     ``enabled``; on a terminal it redraws freely, in a log at most every LOG_INTERVAL seconds."""
     from tqdm import tqdm
 
-    if interactive():
-        return tqdm(iterable, total=total, desc=desc, unit=unit, disable=not enabled, leave=leave, **kwargs)
     # in a log: nothing for work shorter than LOG_INTERVAL, then a line at most that often
-    return tqdm(iterable, total=total, desc=desc, unit=unit, disable=not enabled, leave=leave,
-                mininterval=LOG_INTERVAL, delay=LOG_INTERVAL, **kwargs)
+    sparse = {} if interactive() else {"mininterval": LOG_INTERVAL, "delay": LOG_INTERVAL}
+    return tqdm(iterable, total=total, desc=desc, unit=unit, disable=not enabled, leave=leave, **sparse, **kwargs)

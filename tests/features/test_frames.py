@@ -71,9 +71,13 @@ def test_feature_cache_keeps_rows_apart_from_frames(tmp_path: Path, translated: 
     enc = FrameEncoder(["motion", "color"])
     cache = FrameCache(tmp_path / "cache", fps=5.0, short_side=64, encoder=enc)
     video = cache.get(record)
-    times, rows = encode_video(path, enc, fps=5.0, short_side=64)
+    memory = encode_video(path, enc, fps=5.0, short_side=64)  # the same rows, without a cache
     assert video.frames.dtype == np.float32 and video.frames.shape == (10, enc.dim)
-    assert np.array_equal(np.asarray(video.frames), rows) and np.allclose(video.times, times)
+    assert np.array_equal(np.asarray(video.frames), memory.frames) and np.allclose(video.times, memory.times)
+    assert memory.duration == pytest.approx(video.duration) and np.array_equal(memory.at([0.45]), video.at([0.45]))
+    segment = encode_video(path, enc, fps=5.0, short_side=64, start=1.0)
+    assert segment.start == 1.0 and segment.times[0] == pytest.approx(0.0) and segment.duration == pytest.approx(1.0)
+    assert np.allclose(segment.at([1.4]), video.at([1.4]), atol=1e-6)  # after its first frame, a segment's rows are the video's
     assert video.at([0.0, 0.45, 1.0]).shape == (3, enc.dim)
     again = FrameCache(tmp_path / "cache", fps=5.0, short_side=64, encoder=FrameEncoder(["motion", "color"]))
     assert again.get(record).frames.shape == (10, enc.dim) and again.stats()["hits"] == 1

@@ -113,6 +113,11 @@ def test_a_text_table_for_other_tools(videos: list[VideoRecord], tmp_path: Path,
     calls = _count_decodes(monkeypatch)
     again = compute_feature_table(videos, ["color", "motion"], out=out, **SETTINGS)
     assert calls == [] and again.attrs["vidlearn"]["reused"] == len(videos)
+    # a table that is not the one its sidecar describes (say, edited by hand) is not trusted
+    out.write_text(out.read_text().replace("red0.mp4", "red0-renamed.mp4"))
+    assert "settings" not in read_feature_table(out).attrs["vidlearn"]
+    compute_feature_table(videos, ["color", "motion"], out=out, **SETTINGS)
+    assert len(calls) == len(videos)  # recomputed, not read back from the foreign rows
 
 
 def test_rerun_computes_only_missing_or_changed_videos(videos: list[VideoRecord], tmp_path: Path,

@@ -48,7 +48,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -56,6 +56,9 @@ from vidlearn import io as vio
 from vidlearn.data.records import VideoRecord
 from vidlearn.errors import VideoError
 from vidlearn.fsutil import atomic_open, atomic_write_text
+
+if TYPE_CHECKING:
+    from vidlearn.features.frames import FrameEncoder
 
 __all__ = ["CacheFormat", "CachedVideo", "FrameCache", "JpegFrames"]
 
@@ -216,7 +219,7 @@ class FrameCache:
         quality: int = 90,
         threads: int = 0,
         memo_size: int = 256,
-        encoder: Any = None,
+        encoder: FrameEncoder | None = None,
     ) -> None:
         if fps is not None and not (np.isfinite(fps) and fps > 0):
             raise ValueError(f"fps must be positive (or None for every frame), got {fps!r}")

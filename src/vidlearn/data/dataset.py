@@ -354,11 +354,9 @@ class ClipDataset(Dataset):
         if video is None:
             if self._encoder is None:
                 self._encoder = FrameEncoder.from_config(self.cfg)
-            start, duration = self._span(record)
-            end = None if record.end is None else float(record.end)
-            times, rows = encode_video(record.path, self._encoder, fps=self.cfg.decode.fps, short_side=self.cfg.decode.short_side,
-                                       start=start if start > 0 else None, end=end, threads=1 if _in_worker() else self.cfg.decode.threads)
-            video = CachedVideo(path=str(record.path), start=start, times=times - start, frames=rows, duration=duration, key="memory")
+            start, _ = self._span(record)  # checks the segment against the video, naming the file
+            video = encode_video(record.path, self._encoder, fps=self.cfg.decode.fps, short_side=self.cfg.decode.short_side,
+                                 start=start, end=record.end, threads=1 if _in_worker() else self.cfg.decode.threads)
             self._encoded[key] = video
             while len(self._encoded) > 8:
                 self._encoded.popitem(last=False)

@@ -103,18 +103,16 @@ class Predictor:
 
     def _feature_views(self, path: str | Path, times: np.ndarray, t: int, *, start: float, end: float | None) -> torch.Tensor:
         """(V, T, F): the rows shown at ``times`` from the encoded video (or segment)."""
-        from vidlearn.data.cache import CachedVideo
         from vidlearn.features.frames import encode_video
 
-        cfg = self.config.decode
-        seg_times, rows = encode_video(path, self.encoder, fps=cfg.fps, short_side=cfg.short_side,
-                                       start=start if start > 0 else None, end=end)
-        video = CachedVideo(path=str(path), start=start, times=seg_times - start, frames=rows, duration=0.0, key="memory")
-        return torch.from_numpy(np.ascontiguousarray(video.at(times), dtype=np.float32)).reshape(-1, t, rows.shape[1])
+        video = encode_video(path, self.encoder, fps=self.config.decode.fps, short_side=self.config.decode.short_side,
+                             start=start, end=end)
+        return torch.from_numpy(np.ascontiguousarray(video.at(times), dtype=np.float32)).reshape(-1, t, self.encoder.dim)
 
     @torch.no_grad()
     def outputs(self, clips: torch.Tensor) -> np.ndarray:
-        """Per-view probabilities (classification) or values (regression) for (V, C, T, H, W)."""
+        """Per-view probabilities (classification) or values (regression) for (V, C, T, H, W)
+        clips, or (V, T, F) feature rows for a feature-sequence model."""
         out = self.model(clips.to(self.device)).float()
         if self.is_regression:
             return (out * self.config.task.target_std + self.config.task.target_mean).cpu().numpy()

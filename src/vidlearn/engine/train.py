@@ -311,6 +311,8 @@ def fit(
         weights = class_weights([class_to_idx[r.target] for r in train_records], len(classes))  # type: ignore[index]
     model = build_task_model(cfg)
     if train_ds.sequences:
+        if cache is None:
+            echo("note: data.cache is off, so every clip re-encodes the frame features of its whole video (slow)")
         _set_input_stats(model, train_ds, progress=progress, echo=echo)
     module = VideoModule(model, cfg, class_weights=weights)
 

@@ -116,9 +116,13 @@ class EffNetEmbedding:
         self.pooling = TemporalPooling(stats=tuple(stats), pyramid=tuple(pyramid))
         self._model: torch.nn.Module | None = None
 
+    def step_columns(self) -> list[str]:
+        """Names of the per-frame values (without family prefix or pool suffix)."""
+        return [f"effnet_f{i:04d}" for i in range(_EFFNET_DIM)]
+
     @property
     def columns(self) -> list[str]:
-        return self.pooling.columns([f"{self.name}.effnet_f{i:04d}" for i in range(_EFFNET_DIM)])
+        return self.pooling.columns([f"{self.name}.{c}" for c in self.step_columns()])
 
     @property
     def model(self) -> torch.nn.Module:
@@ -140,6 +144,8 @@ class EffNetEmbedding:
                 x = preprocess_frames(frames[i : i + self.batch_size], self.image_size).to(self.device)
                 out.append(self.model.forward_features(x).float().cpu().numpy())
         return np.concatenate(out, axis=0)
+
+    describe = frame_embeddings  # the per-frame descriptors, as the classical families name them
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         return self.pooling(self.frame_embeddings(frames))

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from vidlearn.data.cache import CachedVideo
 from vidlearn.errors import ConfigError
 from vidlearn.features.base import check_frames
 
@@ -38,20 +39,9 @@ class FrameEncoder:
     Args:
         kinds: families in column order, a non-empty subset of ``deep, color, shape, motion``.
         image_size: ``deep``: the EfficientNet input side.
-        weights: ``deep``: a local EfficientNet-Lite0 ``state_dict`` (default: the installed package's).
-        device: ``deep``: torch device.
-        batch_size: ``deep``: frames per forward pass.
     """
 
-    def __init__(
-        self,
-        kinds: Sequence[str] = ("deep",),
-        *,
-        image_size: int = 224,
-        weights: str | Path | None = None,
-        device: str = "cpu",
-        batch_size: int = 32,
-    ) -> None:
+    def __init__(self, kinds: Sequence[str] = ("deep",), *, image_size: int = 224) -> None:
         kinds = list(kinds)
         unknown = [k for k in kinds if k not in FRAME_KINDS]
         if unknown or not kinds or len(set(kinds)) != len(kinds):
@@ -61,31 +51,21 @@ class FrameEncoder:
         from vidlearn.features.motion import MotionFeatures
         from vidlearn.features.shape import ShapeFeatures
 
+        factories = {"deep": lambda: EffNetEmbedding(image_size=image_size), "color": ColorFeatures,
+                     "shape": ShapeFeatures, "motion": MotionFeatures}
         self.kinds = kinds
         self.image_size = int(image_size)
-        self._parts: dict[str, Any] = {}
-        for kind in kinds:
-            if kind == "deep":
-                self._parts[kind] = EffNetEmbedding(image_size=image_size, weights=weights, device=device, batch_size=batch_size)
-            else:
-                self._parts[kind] = {"color": ColorFeatures, "shape": ShapeFeatures, "motion": MotionFeatures}[kind]()
+        self._parts: dict[str, Any] = {kind: factories[kind]() for kind in kinds}
 
     @classmethod
     def from_config(cls, cfg: Any) -> "FrameEncoder":
         """The encoder an :class:`~vidlearn.config.ExperimentConfig`'s ``frame_features`` describes."""
-        ff = cfg.frame_features
-        return cls(ff.kinds, image_size=ff.image_size)
+        return cls(cfg.frame_features.kinds, image_size=cfg.frame_features.image_size)
 
     @property
     def columns(self) -> list[str]:
         """``"<family>.<descriptor>"`` for every value of a row."""
-        cols: list[str] = []
-        for kind, part in self._parts.items():
-            if kind == "deep":
-                cols.extend(c.rsplit(".", 1)[0] for c in part.columns[:: len(part.pooling.pool_names)])
-            else:
-                cols.extend(f"{kind}.{c}" for c in part.step_columns())
-        return cols
+        return [f"{kind}.{c}" for kind, part in self._parts.items() for c in part.step_columns()]
 
     @property
     def dim(self) -> int:
@@ -100,24 +80,16 @@ class FrameEncoder:
         """Rows ``(N, dim)`` float32 for frames ``(N, H, W, 3) uint8``; ``previous`` is the frame
         shown just before ``frames[0]`` (for ``motion``; None: the first row's motion is zero)."""
         frames = check_frames(frames)
-        n = frames.shape[0]
         parts: list[np.ndarray] = []
         for kind, part in self._parts.items():
-            if kind == "deep":
-                parts.append(part.frame_embeddings(frames))
-            elif kind == "motion":
-                if previous is not None:
-                    rows = part.describe(np.concatenate([np.asarray(previous)[None], frames]))
-                else:
-                    rows = np.concatenate([np.zeros((1, len(part.step_columns()))), part.describe(frames)]) if n > 1 else np.zeros((1, len(part.step_columns())))
-                parts.append(rows)
-            else:
+            if kind != "motion":
                 parts.append(part.describe(frames))
-        out = np.concatenate([np.asarray(p, dtype=np.float32).reshape(n, -1) for p in parts], axis=1)
+            elif previous is not None:  # pairs (previous, frames[0]), (frames[0], frames[1]), ...
+                parts.append(part.describe(np.concatenate([np.asarray(previous)[None], frames])))
+            else:  # describe gives the N - 1 pairs inside frames
+                parts.append(np.concatenate([np.zeros((1, len(part.step_columns()))), part.describe(frames)]))
+        out = np.concatenate([np.asarray(p, dtype=np.float32).reshape(len(frames), -1) for p in parts], axis=1)
         return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
-
-    def __getstate__(self) -> dict[str, Any]:  # DataLoader workers: the network is loaded again there
-        return dict(self.__dict__)
 
     def __repr__(self) -> str:
         return f"FrameEncoder(kinds={self.kinds}, dim={self.dim})"
@@ -149,19 +121,26 @@ def encode_video(
     *,
     fps: float | None,
     short_side: int | None,
-    start: float | None = None,
+    start: float = 0.0,
     end: float | None = None,
     threads: int = 0,
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(times (N,), rows (N, dim))`` of a video's (or ``[start, end)``'s) frames at ``fps`` and
-    ``short_side``, decoded in one pass. Raises VideoError (naming the file) for a bad video."""
+) -> CachedVideo:
+    """The rows of a video's (or ``[start, end)``'s) frames at ``fps`` and ``short_side``, decoded
+    in one pass, in memory: a :class:`~vidlearn.data.cache.CachedVideo` like a feature cache's entry
+    (``times`` from ``start``, ``frames`` the ``(N, dim)`` rows, ``at(seconds)``). Raises
+    VideoError (naming the file) for a bad video or an empty segment."""
     from vidlearn.errors import VideoError
-    from vidlearn.io import iter_frames
+    from vidlearn.io import iter_frames, probe
 
+    start = float(start or 0.0)
+    info = probe(path)
     times, rows = [], []
-    for t, r in iter_encoded_frames(iter_frames(path, fps=fps, short_side=short_side, start=start, end=end, threads=threads), encoder):
+    stream = iter_frames(path, fps=fps, short_side=short_side, start=start if start > 0 else None, end=end, threads=threads)
+    for t, r in iter_encoded_frames(stream, encoder):
         times.append(t)
         rows.append(r)
     if not times:
-        raise VideoError(path, "no decodable frames" if start is None and end is None else "no frames in the requested range")
-    return np.concatenate(times), np.concatenate(rows)
+        raise VideoError(path, "no frames in the requested range" if start or end else "no decodable frames")
+    seg_end = info.duration if end is None else min(float(end), info.duration)
+    return CachedVideo(path=str(path), start=start, times=np.concatenate(times) - start, frames=np.concatenate(rows),
+                       duration=max(seg_end - start, 0.0), key="memory")

@@ -34,8 +34,9 @@ columns, the skipped videos and each row's file identity; :func:`read_feature_ta
 
 An ``out`` ending in ``.csv`` (or ``.tsv``) is written as text for tools that do not read Parquet
 (spreadsheets, R, Weka): the same columns, float32 values in their shortest exact form, and the
-metadata in a sidecar ``<out>.json`` (written first; the table is the commit marker). Such a table
-resumes and feeds ``vidlearn baseline`` / ``cluster`` like a Parquet one.
+metadata in a sidecar ``<out>.json`` that records the table's size in bytes, so a sidecar that does
+not belong to the table beside it (a run killed between the two writes) is never trusted. Such a
+table resumes and feeds ``vidlearn baseline`` / ``cluster`` like a Parquet one.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ import pyarrow.parquet as pq
 
 from vidlearn.data.records import VideoRecord
 from vidlearn.errors import ConfigError, DataSourceError, VidlearnError
-from vidlearn.fsutil import atomic_open, atomic_write_text
+from vidlearn.fsutil import atomic_open, atomic_write_bytes, atomic_write_text
 
 __all__ = [
     "FORMAT",
@@ -233,15 +234,19 @@ def _sidecar(path: Path) -> Path:
     return path.with_name(path.name + ".json")
 
 
+def _sep(path: Path) -> str:
+    return "\t" if path.suffix.lower() == ".tsv" else ","
+
+
 def _read_text_table(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
-    return pd.read_csv(path, sep="\t" if path.suffix.lower() == ".tsv" else ",", usecols=columns)
+    return pd.read_csv(path, sep=_sep(path), usecols=columns)
 
 
 def _read_info(path: Path) -> dict[str, Any] | None:
     try:
         if _is_text(path):
-            side = _sidecar(path)
-            return json.loads(side.read_text(encoding="utf-8")) if side.is_file() else None
+            info = json.loads(_sidecar(path).read_text(encoding="utf-8"))
+            return info if info.get("table_bytes") == path.stat().st_size else None
         meta = pq.read_schema(path).metadata or {}
         raw = meta.get(META_KEY)
         return json.loads(raw) if raw else None
@@ -307,10 +312,11 @@ def _write_parquet(path: Path, table: pa.Table, info: dict[str, Any]) -> None:
 
 
 def _write_text(path: Path, table: pa.Table, info: dict[str, Any]) -> None:
-    """The table as CSV/TSV (float32 values in their shortest exact form), the metadata first."""
-    atomic_write_text(_sidecar(path), json.dumps(info, allow_nan=False))
-    frame = table.to_pandas()
-    atomic_write_text(path, frame.to_csv(index=False, sep="\t" if path.suffix.lower() == ".tsv" else ","))
+    """The table as CSV/TSV (float32 values in their shortest exact form) and its sidecar, which
+    names the table's size so that a mismatched pair is recognised."""
+    data = table.to_pandas().to_csv(index=False, sep=_sep(path)).encode("utf-8")
+    atomic_write_text(_sidecar(path), json.dumps({**info, "table_bytes": len(data)}, allow_nan=False))
+    atomic_write_bytes(path, data)
 
 
 def _next_part_index(parts_dir: Path) -> int:
