@@ -33,6 +33,7 @@ from vidlearn.models.registry import (
     model_family,
     model_info,
     model_options,
+    native_clip,
     register_model,
     takes_feature_sequences,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "model_family",
     "model_info",
     "model_options",
+    "native_clip",
     "register_model",
     "reset_head",
     "takes_feature_sequences",

@@ -38,13 +38,16 @@ class ModelEntry:
     family: str
     builder: Callable[..., nn.Module]
     description: str
+    native_clip: tuple[int, int, int] | None = None  # (T, H, W) the reference was published at
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
 
 
-def register_model(*, family: str) -> Callable[[Builder], Builder]:
-    """Decorator registering a keyword-only builder `fn(*, num_classes, dropout=..., ...)` under its name."""
+def register_model(*, family: str, native_clip: tuple[int, int, int] | None = None) -> Callable[[Builder], Builder]:
+    """Decorator registering a keyword-only builder `fn(*, num_classes, dropout=..., ...)` under its name.
+    `native_clip` (T, H, W) is the input its reference implementation documents (and publishes
+    multiply-adds for); `model_info` measures there when no clip is asked."""
     if family not in FAMILIES:
         raise ValueError(f"unknown model family {family!r}; expected one of {FAMILIES}")
 
@@ -56,7 +59,7 @@ def register_model(*, family: str) -> Callable[[Builder], Builder]:
         if fn.__name__ in _REGISTRY:
             raise ValueError(f"model {fn.__name__!r} is registered twice")
         doc = (fn.__doc__ or "").strip().splitlines()
-        _REGISTRY[fn.__name__] = ModelEntry(fn.__name__, family, fn, doc[0] if doc else "")
+        _REGISTRY[fn.__name__] = ModelEntry(fn.__name__, family, fn, doc[0] if doc else "", native_clip)
         return fn
 
     return decorate
@@ -81,6 +84,11 @@ def list_models(filter: str | None = None) -> list[str]:  # noqa: A002 (timm's n
     if any(ch in filter for ch in "*?["):
         return [n for n in names if fnmatch.fnmatchcase(n, filter)]
     return [n for n in names if filter in n]
+
+
+def native_clip(name: str) -> tuple[int, int, int] | None:
+    """The (T, H, W) input a registered model's reference documents, or None when it has none."""
+    return _entry(name).native_clip
 
 
 def model_family(name: str) -> str:
@@ -176,7 +184,7 @@ def count_macs(model: nn.Module, x: torch.Tensor) -> int:
 
 def model_info(
     name: str | nn.Module,
-    clip: tuple[int, int, int] = (8, 112, 112),
+    clip: tuple[int, int, int] | None = None,
     *,
     num_classes: int = 400,
     **options: Any,
@@ -184,7 +192,11 @@ def model_info(
     """Name, family, parameter count and multiply-adds (batch 1, 3 channels, clip=(T, H, W)) of a model.
 
     `name` may be a registered name (built with `num_classes` and `options` on the meta device, so
-    nothing is allocated or computed) or a built model (run on its device)."""
+    nothing is allocated or computed) or a built model (run on its device). With no `clip`, the
+    model's native clip (see `register_model`), else (8, 112, 112)."""
+    if clip is None:
+        entry = _REGISTRY.get(name if isinstance(name, str) else getattr(name, "model_name", ""))
+        clip = (entry.native_clip if entry else None) or (8, 112, 112)
     if isinstance(name, nn.Module):
         model = name
         model_name = getattr(model, "model_name", type(model).__name__)
