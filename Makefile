@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.setup-stamp
 DEMO_OUT ?= demo_out
 
-.PHONY: setup demo test test-all bench clean browser
+.PHONY: setup demo test test-all bench bench-all clean browser
 
 # Idempotent: re-installs only when pyproject.toml or constraints.txt changed.
 setup: $(STAMP)
@@ -21,18 +21,32 @@ demo: setup
 	$(BIN)/vidlearn demo --out $(DEMO_OUT)
 
 test: setup browser
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 # Also the opt-in tests marked slow (see pyproject.toml's markers).
 test-all: setup browser
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -m ""
 
 # Headless Chromium for the report browser test; never fails: without it that test skips with a reason.
 browser:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 || echo "chromium unavailable: browser tests will skip"
 
+# Every benchmark, each against its named baseline in the same run (results: bench/RESULTS.md).
+# `make bench` is the quick set (short settings, ~10 min); `make bench-all` the documented
+# settings. Time them on a quiet machine: a benchmark beside other work measures the other work.
 bench: setup
-	$(BIN)/python bench/bench_decode.py
+	$(BIN)/python bench/bench_decode.py --quick
+	$(BIN)/python bench/bench_features.py --no-write --repeats 1
+	$(BIN)/python bench/bench_predict.py --repeats 1
+	$(BIN)/python bench/bench_train_step.py
+	$(BIN)/python bench/bench_feature_models.py --folds 4
+	$(BIN)/python bench/bench_scale.py
+
+bench-all: setup
+	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
+	$(BIN)/python bench/augment_weizmann.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache

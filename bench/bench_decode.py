@@ -10,8 +10,8 @@ Sections (all on one cached ~40 s 340x256 H.264 file built from ../shared/data/c
      read_frames vs a PyTorchVideo-style loader vs an OpenCV read-everything loop, same seeded starts,
      plus a frame-equality check
   3. where the time goes in vidlearn, and measured variants: the converter before commit fa9837c
-     (bench/decode_proposal.diff, now applied) and a prototype that skips unshown non-reference frames
-  4. cached epoch vs decoding epoch (vidlearn.data.cache.FrameCache; skipped while it is missing)
+     (the change itself is in git history)
+  4. cached epoch vs decoding epoch (vidlearn.cache.store.FrameCache; skipped while it is missing)
 
 Timings are medians over repeats run round-robin (each repeat runs every method once), so a
 slow spell on a shared machine hits all methods alike. Exits with a message if ../shared/data is absent.
@@ -20,7 +20,6 @@ slow spell on a shared machine hits all methods alike. Exits with a message if .
 from __future__ import annotations
 
 import argparse
-import bisect
 import contextlib
 import datetime as _dt
 import hashlib
@@ -52,7 +51,7 @@ import torch  # noqa: E402
 from av.video.reformatter import VideoReformatter  # noqa: E402
 
 from vidlearn.io import decode as D  # noqa: E402
-from vidlearn.io.decode import iter_frames, probe, read_frames  # noqa: E402
+from vidlearn.io import iter_frames, probe, read_frames  # noqa: E402
 
 CLIP_FRAMES = 16
 CLIP_FPS = 8.0
@@ -476,7 +475,7 @@ def variant(interpolation: str = D._INTERPOLATION, threads: int | None = None, s
     return type("V", (_VariantConverter,), {"interpolation": interpolation, "threads": threads, "shared": shared})
 
 
-# vidlearn's converter before commit fa9837c (bench/decode_proposal.diff): frame.to_ndarray per
+# vidlearn's converter before commit fa9837c: frame.to_ndarray per
 # frame, i.e. a new swscale context with an automatic thread pool for every frame
 BEFORE_SCALER_FIX = variant(D._INTERPOLATION, threads=None, shared=False)
 
@@ -576,55 +575,6 @@ def profile_read_frames(path: Path, starts: np.ndarray) -> None:
     print(table(["read_frames per clip (cProfile, vidlearn as installed)", "time", "share"], rows))
 
 
-def prototype_skip_nonref(path: Path, times: np.ndarray, short_side: int | None) -> np.ndarray:
-    """PROTOTYPE (not in vidlearn): read one clip, telling the decoder to
-    skip the non-reference frames that are not shown (AVDISCARD_NONREF, set per packet). Exact: no
-    other frame is predicted from a non-reference frame, so the shown frames are bit-identical.
-
-    The packets from the keyframe before the clip up to the first one whose dts is past the last
-    time are demuxed first (pts >= dts, so every frame shown at a clip time is among them); that
-    tells which pts are shown before anything is decoded. One seek per call: fine for a short clip."""
-    with av.open(str(path)) as c:
-        st = c.streams.video[0]
-        st.thread_type = "AUTO"
-        cc = st.codec_context
-        tb = st.time_base
-        s0 = st.start_time or 0
-        # a frame starting within D._EPS after a time counts as shown at it (as in read_frames)
-        tpts = [int(math.floor((float(t) + D._EPS) / tb)) + s0 for t in np.asarray(times, dtype=np.float64)]
-        c.seek(int(min(tpts)), backward=True, any_frame=False, stream=st)
-        pkts = []
-        for pkt in c.demux(st):
-            if pkt.size == 0 or pkt.pts is None:
-                continue
-            pkts.append(pkt)
-            if pkt.dts is not None and pkt.dts > max(tpts):
-                break
-        shown = sorted(p.pts for p in pkts)
-        pick = [shown[max(0, bisect.bisect_right(shown, tp) - 1)] for tp in tpts]
-        need = set(pick)
-        ref = VideoReformatter()
-        ow, oh = D.output_size(st.codec_context.width, st.codec_context.height, short_side=short_side)
-        got: dict[int, np.ndarray] = {}
-
-        def take(frames) -> bool:
-            for f in frames:
-                if f.pts in need and f.pts not in got:
-                    got[f.pts] = ref.reformat(f, width=ow, height=oh, format="rgb24", interpolation="BILINEAR", threads=1).to_ndarray()
-            return len(got) == len(need)
-
-        done = False
-        for pkt in pkts:
-            cc.skip_frame = "DEFAULT" if pkt.pts in need else "NONREF"
-            if take(cc.decode(pkt)):
-                done = True
-                break
-        if not done:
-            cc.skip_frame = "DEFAULT"
-            take(cc.decode(None))  # drain the frames still inside the (frame-threaded) decoder
-        return np.stack([got[p] for p in pick])
-
-
 def section_investigation(path: Path, info, starts: np.ndarray, repeats: int, quick: bool, ffmpeg: str | None) -> dict:
     print("\n## 3. Where vidlearn spends the time, and measured variants\n", flush=True)
     profile_read_frames(path, starts)
@@ -637,9 +587,6 @@ def section_investigation(path: Path, info, starts: np.ndarray, repeats: int, qu
     clip_methods = {
         "before fa9837c (new scaler per frame, auto threads)": with_converter(before, vl_clip),
         cur_key: with_converter(None, vl_clip),
-        "PROTOTYPE: installed + skip non-reference frames not shown": lambda: [
-            prototype_skip_nonref(path, clip_times(s), SHORT_SIDE) for s in starts
-        ],
         "PyTorchVideo-style (for the ratio)": ptv_clips(path, starts),
     }
     times = measure(clip_methods, repeats)
@@ -664,12 +611,11 @@ def section_investigation(path: Path, info, starts: np.ndarray, repeats: int, qu
         )
     )
 
-    same_before = same_proto = 0
+    same_before = 0
     for s in starts:
         cur_frames = read_frames(path, clip_times(s), short_side=SHORT_SIDE)
         with patched_converter(before):
             same_before += np.array_equal(cur_frames, read_frames(path, clip_times(s), short_side=SHORT_SIDE))
-        same_proto += np.array_equal(cur_frames, prototype_skip_nonref(path, clip_times(s), SHORT_SIDE))
 
     def digests() -> list[bytes]:
         return [hashlib.blake2b(a.tobytes(), digest_size=16).digest() for _t, a in iter_frames(path)]
@@ -679,7 +625,7 @@ def section_investigation(path: Path, info, starts: np.ndarray, repeats: int, qu
         same_seq = digests() == current_digests
     print(
         f"\nbit-identical to the installed read_frames output: before-fa9837c converter {same_before}/{len(starts)} clips, "
-        f"skip-non-reference prototype {same_proto}/{len(starts)} clips; iter_frames(path) over the whole video at "
+        f"iter_frames(path) over the whole video at "
         f"native size, installed vs before fa9837c: {'identical' if same_seq else 'DIFFERENT'}"
     )
 
@@ -714,8 +660,8 @@ def section_investigation(path: Path, info, starts: np.ndarray, repeats: int, qu
 
 # ------------------------------------------------------------------ 4. cached vs decoding epoch
 def section_cache_epoch(repeats: int, long_path: Path) -> dict | None:
-    """Cached epoch vs decoding epoch over weizmann4 (placeholder until vidlearn.data.cache exists:
-    then it prints "skipped: vidlearn.data.cache not available" and the run carries on).
+    """Cached epoch vs decoding epoch over weizmann4 (placeholder until vidlearn.cache.store exists:
+    then it prints "skipped: vidlearn.cache.store not available" and the run carries on).
 
     API used: FrameCache(root, fps=, short_side=), .get(record) (decodes and stores the video once),
     .frames_at(record, times) -> (N,H,W,3) uint8; records are VideoRecord(path=Path(...)).
@@ -724,10 +670,10 @@ def section_cache_epoch(repeats: int, long_path: Path) -> dict | None:
     and decoded frames are the same frames (the JPEG default then differs by its compression only)."""
     print("\n## 4. Cached epoch vs decoding epoch (weizmann4, 36 videos)\n", flush=True)
     try:
-        from vidlearn.data.cache import FrameCache
+        from vidlearn.cache import FrameCache
         from vidlearn.data.records import VideoRecord
     except ImportError:
-        print("skipped: vidlearn.data.cache not available")
+        print("skipped: vidlearn.cache.store not available")
         return None
     videos = _videos.weizmann_videos()
     if not videos:

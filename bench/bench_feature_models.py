@@ -25,7 +25,7 @@ WEIZMANN = ROOT.parent / "shared" / "data" / "weizmann4" / "manifest.csv"
 def run(config: str, fold: str, tmp: Path) -> tuple[float, float, int]:
     from vidlearn.config import ExperimentConfig
     from vidlearn.data.sources import load_records
-    from vidlearn.engine.train import fit
+    from vidlearn.training.fit import fit
 
     records = load_records(WEIZMANN, group="actor")
     train = [r for r in records if str(r.group) != fold]

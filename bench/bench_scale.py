@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from vidlearn.data.sources import load_records
-from vidlearn.features.table import compute_feature_table
+from vidlearn.tables.table import compute_feature_table
 
 WEIZMANN = Path(__file__).resolve().parents[2] / "shared" / "data" / "weizmann4" / "manifest.csv"
 

@@ -16,9 +16,9 @@ from vidlearn.cli import app
 from vidlearn.config import ExperimentConfig
 from vidlearn.data.records import VideoRecord
 from vidlearn.data.synthetic import generate_demo_dataset, write_bad_videos
-from vidlearn.deploy.artifact import save_artifact
-from vidlearn.deploy.predictor import Predictor
-from vidlearn.features.table import compute_feature_table, read_feature_table
+from vidlearn.predictors.artifact import save_artifact
+from vidlearn.predictors.deep import DeepPredictor
+from vidlearn.tables.table import compute_feature_table, read_feature_table
 from vidlearn.models import build_model
 
 ray = pytest.importorskip("ray")
@@ -61,7 +61,7 @@ def test_batch_predictions_on_ray_equal_the_local_ones(local_ray, videos: list[P
                                        "decode.short_side=32", "decode.fps=8", "sampling.test_views=2"])
     torch.manual_seed(0)
     art = save_artifact(tmp_path / "model", build_model("r2plus1d_tiny", num_classes=2).eval(), cfg, ["grow", "left"])
-    want, want_skipped = Predictor.load(art, device=torch.device("cpu")).predict(videos, top_k=2)
+    want, want_skipped = DeepPredictor.load(art, device=torch.device("cpu")).predict(videos, top_k=2)
 
     res = CliRunner().invoke(app, ["predict", str(art), str(videos[0].parent.parent), "--top-k", "2", "--ray", "local",
                                    "--out", str(tmp_path / "p.csv")])
@@ -73,9 +73,7 @@ def test_batch_predictions_on_ray_equal_the_local_ones(local_ray, videos: list[P
         assert row.label == by_path[row.path].label
         assert row.score == pytest.approx(by_path[row.path].score, abs=1e-5)
 
-    from vidlearn.scale import predict_with_ray
-
-    preds, skipped = predict_with_ray(art, videos, address="local", top_k=1, actors=2)
+    preds, skipped = DeepPredictor.load(art).predict(videos, top_k=1, ray="local")
     assert [p.path for p in preds] == [p.path for p in want]  # input order, bad file left out
     assert [s[0] for s in skipped] == [s[0] for s in want_skipped] == [str(videos[-1])]
 

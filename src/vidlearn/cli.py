@@ -187,7 +187,7 @@ def train(
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
     """Train a model (with validation, or every cross-validation fold) and save the artifact."""
-    from vidlearn.engine.experiment import build_config, train_on_data
+    from vidlearn.training.experiment import build_config, train_on_data
 
     cfg = build_config(config, overrides=set_, model=model, epochs=epochs, task=task)
     result = train_on_data(data, cfg, out, cv=cv, group=group, devices=devices, resume=resume, progress=not quiet, echo=typer.echo)
@@ -216,7 +216,7 @@ def evaluate(
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
     """Evaluate a model: clip- and video-level metrics, confusion matrix, per-class table."""
-    from vidlearn.engine.experiment import evaluate_artifact
+    from vidlearn.training.experiment import evaluate_artifact
 
     metrics = evaluate_artifact(artifact, data, out, group=group, progress=not quiet)
     v, c = metrics["video"], metrics.get("clip")  # baseline models have no clip level
@@ -310,7 +310,7 @@ def cluster(
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
     """Group videos by their features; score clusters against labels when there are any (NMI, ARI)."""
-    from vidlearn.tasks.clustering import cluster_videos
+    from vidlearn.training.cluster import cluster_videos
 
     result = cluster_videos(
         source, out, features=features, method=method, k=k, auto=auto, scale=scale, pca=pca, seed=seed,
@@ -343,8 +343,8 @@ def tune(
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
     """Search hyper-parameters with Optuna (TPE, pruning); resumable; writes best_config.yaml."""
-    from vidlearn.engine.experiment import build_config
-    from vidlearn.engine.tune import default_space, format_params, load_space, tune as run_tune
+    from vidlearn.training.experiment import build_config
+    from vidlearn.training.tune import default_space, format_params, load_space, tune as run_tune
 
     cfg = build_config(config, overrides=set_, epochs=epochs)
     params = load_space(space, base=cfg) if space else default_space(cfg)
@@ -370,8 +370,8 @@ def augment_preview(
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a config field: section.field=value")] = None,
 ) -> None:
     """Show what the model sees: clips before (evaluation transform) and after (training augmentation)."""
-    from vidlearn.data.augment import augment_preview as preview
-    from vidlearn.engine.experiment import build_config
+    from vidlearn.clips.preview import augment_preview as preview
+    from vidlearn.training.experiment import build_config
 
     cfg = build_config(config, overrides=set_)
     res = preview(data, cfg, out, clips=clips, gif=gif or None, seed=seed)
@@ -397,7 +397,7 @@ def features(
 ) -> None:
     """Compute a feature table (one row per video) to Parquet; resumes an interrupted run."""
     from vidlearn.data.sources import load_records
-    from vidlearn.features.table import compute_feature_table
+    from vidlearn.tables.table import compute_feature_table
 
     records = load_records(data, task=task, group=group, labelled=False)
     table = compute_feature_table(records, kind, fps=fps, short_side=size, out=out, workers=workers,
@@ -423,7 +423,7 @@ def baseline(
     seed: Annotated[int, typer.Option(help="random seed (folds, forests)")] = 0,
 ) -> None:
     """Cross-validate a classical model on a feature table; save the report and an ONNX model."""
-    from vidlearn.engine.baseline import run_baseline
+    from vidlearn.training.baseline import run_baseline
 
     result = run_baseline(table, out, estimator=estimator, task=task, cv=cv, group=group, pca=pca, columns=columns,
                           seed=seed, echo=typer.echo)

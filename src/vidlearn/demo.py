@@ -37,13 +37,13 @@ def demo_config(cache_dir: Path | None = None) -> ExperimentConfig:
 
 def run_demo(out: str | Path, *, epochs: int | None = None, echo: Callable[[str], None] = print, progress: bool = True) -> dict:
     """Run the whole path on generated data; returns a summary dict (also written to out/summary.json)."""
-    from vidlearn.data.preview import clip_grid, save_image
+    from vidlearn.io.images import clip_grid, save_image
     from vidlearn.data.sampling import build_train_sampler
     from vidlearn.data.sources import load_records
     from vidlearn.data.synthetic import generate_demo_dataset
     from vidlearn.deploy.predict import plot_timeline
-    from vidlearn.deploy.predictor import Predictor
-    from vidlearn.engine.experiment import train_on_data
+    from vidlearn.predictors.deep import DeepPredictor
+    from vidlearn.training.experiment import train_on_data
     from vidlearn.io import check_videos, probe, read_frames
     from vidlearn.tasks.metrics import write_metrics
 
@@ -69,7 +69,7 @@ def run_demo(out: str | Path, *, epochs: int | None = None, echo: Callable[[str]
     cfg = demo_config(out / "cache")
     if epochs:
         cfg = cfg.override({"optim.epochs": epochs})
-    sampler = build_train_sampler(cfg)
+    sampler = build_train_sampler(cfg.sampling, cfg.decode, cfg.transform)
     rng = np.random.default_rng(0)
     shown = [next(r for r in records if r.target == c) for c in classes]
     clips = [read_frames(r.path, sampler(probe(r.path).duration, rng), short_side=cfg.decode.short_side) for r in shown]
@@ -82,7 +82,7 @@ def run_demo(out: str | Path, *, epochs: int | None = None, echo: Callable[[str]
     echo(f"5. validation: video accuracy {video.get('accuracy', float('nan')):.3f}, "
          f"clip accuracy {result.metrics['clip']['accuracy']:.3f} -> {out / 'run' / 'eval'}")
 
-    predictor = Predictor.load(result.artifact)
+    predictor = DeepPredictor.load(result.artifact)
     sample = [shown[i].path for i in range(len(shown))]
     preds, _ = predictor.predict(sample, top_k=2)
     echo("6. predictions with the saved model:")

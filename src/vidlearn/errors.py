@@ -7,7 +7,18 @@ from pathlib import Path
 
 
 class VidlearnError(Exception):
-    """Base class for errors that are the user's input, not a bug: printed as one clear line."""
+    """Base class for errors that are the user's input, not a bug: printed as one clear line.
+
+    ``reason`` is the part that says what is wrong, without the file or field it is about (a
+    batch job reports it per item); for a plain error it is the whole message."""
+
+    @property
+    def reason(self) -> str:
+        return self.__dict__.get("_reason") or (str(self.args[0]) if self.args else type(self).__name__)
+
+    @reason.setter
+    def reason(self, value: str) -> None:
+        self.__dict__["_reason"] = value
 
 
 class VideoError(VidlearnError):
@@ -25,6 +36,7 @@ class DataSourceError(VidlearnError):
     def __init__(self, source: str | Path, problems: list[str]) -> None:
         self.source = str(source)
         self.problems = list(problems)
+        self.reason = "; ".join(self.problems[:3]) + (f" ... and {len(self.problems) - 3} more" if len(self.problems) > 3 else "")
         shown = "\n  ".join(self.problems[:50])
         more = f"\n  ... and {len(self.problems) - 50} more" if len(self.problems) > 50 else ""
         super().__init__(f"{self.source}: {len(self.problems)} problem(s)\n  {shown}{more}")

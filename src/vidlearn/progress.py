@@ -4,14 +4,16 @@ tqdm redraws its bar many times a second; written to a file or a CI log (stderr 
 every redraw is kept, so a training run left thousands of bar states in one line. Here the bar
 is the same on a terminal; in a log it appears only for work longer than ``LOG_INTERVAL`` seconds
 and is then redrawn at most that often. Training prints one line per epoch there instead
-(``vidlearn.engine.train``).
+(``vidlearn.training.fit``).
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
+
+Echo = Callable[[str], None]  # where a long job says what it is doing (print, typer.echo, a logger)
 
 __all__ = ["LOG_INTERVAL", "interactive", "progress_bar"]
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import platform
 from importlib import metadata
 
+__version__ = "0.1.0"  # the one place the version is written (pyproject reads it)
+
 
 def package_versions(*distributions: str) -> dict[str, str | None]:
     """{"vidlearn", "python", and each named distribution: its installed version or None}."""
-    from vidlearn import __version__
-
     def dist(name: str) -> str | None:
         try:
             return metadata.version(name)

@@ -1,4 +1,5 @@
-"""Scaling out with Ray: feature extraction and batch prediction over every CPU of a Ray cluster.
+"""Scaling out with Ray: a process-pool-like `RayPool` and the connection to a cluster, used by
+the feature table and by batch prediction (`vidlearn.deploy.ray_predict`).
 
     vidlearn features DATA --kind color,motion --out f.parquet --ray local   # this machine's cores
     ray start --head            # on one machine;  ray start --address HEAD:6379  on the others
@@ -16,14 +17,13 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import Future
-from pathlib import Path
 from typing import Any
 
 from vidlearn.errors import ConfigError
 
-__all__ = ["RayPool", "cluster_cpus", "connect", "predict_with_ray"]
+__all__ = ["RayPool", "cluster_cpus", "connect"]
 
 _INITIALISED: dict[str, Any] = {}  # in each Ray worker process: which initializer already ran
 
@@ -100,56 +100,3 @@ class RayPool:
 
     def __exit__(self, *exc: object) -> None:
         return None  # the Ray connection outlives the pool (the next job reuses it)
-
-
-class _PredictorActor:
-    """A model loaded once per Ray worker; predicts one video per call."""
-
-    def __init__(self, artifact: str) -> None:
-        import torch
-
-        from vidlearn.deploy.predictor import Predictor
-
-        torch.set_num_threads(1)
-        self.predictor = Predictor.load(artifact, device=torch.device("cpu"))
-
-    def predict(self, index: int, path: str, top_k: int) -> tuple[int, dict[str, Any] | None, str | None]:
-        from vidlearn.errors import VidlearnError
-
-        try:
-            return index, self.predictor.predict_video(path, top_k=top_k).to_dict(), None
-        except VidlearnError as exc:
-            return index, None, getattr(exc, "reason", str(exc))
-
-
-def predict_with_ray(artifact: str | Path, paths: Sequence[str | Path], *, address: str, top_k: int = 1,
-                     actors: int | None = None, progress: bool = False) -> tuple[list[Any], list[tuple[str, str]]]:
-    """Predict ``paths`` with ``actors`` copies of the model (default: one per cluster CPU, at most
-    one per video); returns the predictions in input order and the ``(path, reason)`` of bad videos."""
-    import ray
-    from ray.util import ActorPool
-    from vidlearn.progress import progress_bar
-
-    from vidlearn.deploy.artifact import load_artifact
-    from vidlearn.deploy.predictor import Prediction
-
-    load_artifact(artifact)  # a bad artifact fails here, with its reason, before any actor starts
-    connect(address)
-    items = [str(p) for p in paths]
-    n = max(1, min(actors or cluster_cpus(), len(items)))
-    actor_cls = ray.remote(num_cpus=1)(_PredictorActor)
-    pool = ActorPool([actor_cls.remote(str(Path(artifact).resolve())) for _ in range(n)])
-    done: dict[int, tuple[dict[str, Any] | None, str | None]] = {}
-    with progress_bar(total=len(items), desc="predict", unit="video", enabled=progress) as bar:
-        for i, pred, reason in pool.map_unordered(lambda a, job: a.predict.remote(*job, top_k), list(enumerate(items))):
-            done[i] = (pred, reason)
-            bar.update(1)
-    preds, skipped = [], []
-    for i, p in enumerate(items):
-        pred, reason = done[i]
-        if pred is None:
-            skipped.append((p, str(reason)))
-        else:
-            top = [(t["label"], float(t["score"])) for t in pred.get("top_k", [])]
-            preds.append(Prediction(path=p, label=pred.get("label"), score=pred.get("score"), top_k=top, value=pred.get("value")))
-    return preds, skipped

@@ -117,16 +117,16 @@ def test_factories_follow_the_config():
     cfg = ExperimentConfig().override(
         ["sampling.num_frames=4", "sampling.stride=2", "decode.fps=5", "sampling.test_views=2"]
     )
-    train = build_train_sampler(cfg)
+    train = build_train_sampler(cfg.sampling, cfg.decode, cfg.transform)
     times = train(20.0, rng(0))
     assert isinstance(train, RandomClipSampler) and len(times) == 4
     np.testing.assert_allclose(np.diff(times), 0.4)
-    views = build_test_sampler(cfg)(20.0)
+    views = build_test_sampler(cfg.sampling, cfg.decode)(20.0)
     assert len(views) == 2 and all(len(v) == 4 for v in views)
 
     seg = cfg.override(["sampling.train=segments"])
-    assert isinstance(build_train_sampler(seg), SegmentSampler)
-    seg_views = build_test_sampler(seg)(20.0)
+    assert isinstance(build_train_sampler(seg.sampling, seg.decode, seg.transform), SegmentSampler)
+    seg_views = build_test_sampler(seg.sampling, seg.decode)(20.0)
     assert len(seg_views) == 2 and np.all(np.floor(seg_views[0] / 5.0) == np.arange(4))
 
 

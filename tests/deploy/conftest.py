@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from vidlearn.config import ExperimentConfig
-from vidlearn.deploy.artifact import save_artifact
+from vidlearn.predictors.artifact import save_artifact
 from vidlearn.models import build_model
 
 CLASSES = ["jump", "run", "walk"]

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from vidlearn.cli import app
 from vidlearn.config import ExperimentConfig
 from vidlearn.deploy.export import export_onnx, onnx_metadata
-from vidlearn.deploy.predictor import Predictor
+from vidlearn.predictors.deep import DeepPredictor
 from vidlearn.errors import ConfigError
 
 CLASSES = ["jump", "run", "walk"]
@@ -27,7 +27,7 @@ def test_exported_model_gives_the_predictors_probabilities_on_a_real_clip(name: 
     result = export_onnx(art, tmp_path / "model.onnx")
     assert result.path.is_file() and result.output_name == "probabilities" and result.max_abs_diff <= 1e-4
 
-    predictor = Predictor.load(art, device=torch.device("cpu"))
+    predictor = DeepPredictor.load(art, device=torch.device("cpu"))
     clips = predictor.clip_tensor(real_clip)  # (views, 3, T, H, W), the training preprocessing
     assert clips.shape == (2, 3, 4, 32, 32)
     session = ort.InferenceSession(str(result.path), providers=["CPUExecutionProvider"])
@@ -45,7 +45,7 @@ def test_exported_model_gives_the_predictors_probabilities_on_a_real_clip(name: 
 def test_exported_regression_model_gives_values_in_target_units(tmp_path: Path, make_artifact, real_clip: Path) -> None:
     art = make_artifact("r3d_tiny", regression=True)
     result = export_onnx(art, tmp_path / "speed.onnx")
-    predictor = Predictor.load(art, device=torch.device("cpu"))
+    predictor = DeepPredictor.load(art, device=torch.device("cpu"))
     clips = predictor.clip_tensor(real_clip)
     (got,) = ort.InferenceSession(str(result.path), providers=["CPUExecutionProvider"]).run(None, {"video": clips.numpy()})
     assert result.output_name == "value" and got.shape == (2,)

@@ -18,7 +18,7 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 
-from vidlearn.deploy.predictor import Predictor
+from vidlearn.predictors.deep import DeepPredictor
 from vidlearn.deploy.serve import create_app
 
 CLASSES = ["jump", "run", "walk"]
@@ -33,7 +33,7 @@ def test_predict_a_posted_clip_like_the_predictor_does_for_the_file(make_artifac
     res = client.post("/predict", params={"top_k": 2, "name": real_clip.name}, content=real_clip.read_bytes())
     assert res.status_code == 200, res.text
     got = res.json()
-    want = Predictor.load(art, device=torch.device("cpu")).predict_video(real_clip, top_k=2)
+    want = DeepPredictor.load(art, device=torch.device("cpu")).predict_video(real_clip, top_k=2)
     assert got["path"] == real_clip.name and got["label"] == want.label
     assert [t["label"] for t in got["top_k"]] == [c for c, _ in want.top_k]
     np.testing.assert_allclose([t["score"] for t in got["top_k"]], [s for _, s in want.top_k], atol=1e-6)
@@ -62,8 +62,9 @@ def test_bad_uploads_get_the_reason_and_leave_no_temporary_file(make_artifact, r
 
 def test_a_baseline_model_is_served_too(real_clip: Path, clips_dir: Path, tmp_path: Path) -> None:
     from vidlearn.data.records import VideoRecord
-    from vidlearn.engine.baseline import load_baseline, run_baseline
-    from vidlearn.features.table import compute_feature_table
+    from vidlearn.predictors import load_baseline
+    from vidlearn.training.baseline import run_baseline
+    from vidlearn.tables.table import compute_feature_table
 
     videos = sorted(p for p in clips_dir.iterdir() if p.suffix in (".mp4", ".mkv"))[:4]
     records = [VideoRecord(path=v, target=["a", "b"][i % 2]) for i, v in enumerate(videos)]

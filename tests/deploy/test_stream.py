@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from vidlearn.deploy.predict import run_predictions
-from vidlearn.deploy.predictor import Predictor
+from vidlearn.predictors.deep import DeepPredictor
 from vidlearn.errors import ConfigError
 from vidlearn.io import is_stream, write_video
 
@@ -39,7 +39,7 @@ def _same(got: list, want: list) -> None:
 
 def test_a_named_pipe_is_predicted_while_it_is_still_being_written(make_artifact, long_video: Path, tmp_path: Path) -> None:
     art = make_artifact("r2plus1d_tiny")
-    want = Predictor.load(art, device=torch.device("cpu")).timeline(long_video)
+    want = DeepPredictor.load(art, device=torch.device("cpu")).timeline(long_video)
     fifo = tmp_path / "camera.fifo"
     os.mkfifo(fifo)
     assert is_stream(fifo) and is_stream("rtsp://camera/1") and is_stream("pipe:0") and not is_stream(long_video)
@@ -66,7 +66,7 @@ def test_a_named_pipe_is_predicted_while_it_is_still_being_written(make_artifact
 
 def test_standard_input_and_http_streams_through_the_cli(make_artifact, long_video: Path, tmp_path: Path) -> None:
     art = make_artifact("frame_cnn_small")
-    want = Predictor.load(art, device=torch.device("cpu")).timeline(long_video)
+    want = DeepPredictor.load(art, device=torch.device("cpu")).timeline(long_video)
     with long_video.open("rb") as stdin:
         res = subprocess.run([sys.executable, "-m", "vidlearn.cli", "predict", str(art), "pipe:0", "--out", str(tmp_path / "p.csv")],
                              stdin=stdin, capture_output=True, text=True, timeout=300)

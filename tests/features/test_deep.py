@@ -12,11 +12,12 @@ import pytest
 from vidlearn.config import ExperimentConfig
 from vidlearn.data.records import VideoRecord
 from vidlearn.data.sources import load_records
-from vidlearn.deploy.artifact import save_artifact
+from vidlearn.predictors.artifact import save_artifact
 from vidlearn.errors import ArtifactError, ConfigError
 from vidlearn.features import build_extractors
-from vidlearn.features.deep import ArtifactEmbedding, EffNetEmbedding, preprocess_frames
-from vidlearn.features.table import compute_feature_table, feature_columns
+from vidlearn.features.deep import EffNetEmbedding, preprocess_frames
+from vidlearn.predictors.embed import ArtifactEmbedding
+from vidlearn.tables.table import compute_feature_table, feature_columns
 from vidlearn.io import decode_clip, write_video
 from vidlearn.models import build_model
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vidlearn.data.cache import FrameCache
+from vidlearn.cache import FrameCache
 from vidlearn.data.records import VideoRecord
 from vidlearn.errors import ConfigError, VideoError
 from vidlearn.features.color import ColorFeatures

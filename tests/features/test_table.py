@@ -21,10 +21,10 @@ from vidlearn.cli import app
 from vidlearn.data.records import VideoRecord
 from vidlearn.errors import ConfigError, DataSourceError
 from vidlearn.features import columns_for
-from vidlearn.features.table import compute_feature_table, feature_columns, read_feature_table
+from vidlearn.tables.table import compute_feature_table, feature_columns, read_feature_table
 from vidlearn.io import write_video
 
-import vidlearn.features.table as table_mod
+import vidlearn.tables.workers as workers_mod
 
 KINDS = ["color", "shape", "motion"]
 SETTINGS = {"fps": 8.0, "short_side": 32, "workers": 1, "progress": False}
@@ -53,13 +53,13 @@ def videos(tmp_path_factory: pytest.TempPathFactory) -> list[VideoRecord]:
 
 def _count_decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
-    real = table_mod._decode_and_extract
+    real = workers_mod._decode_and_extract
 
     def counting(path, start, end):  # noqa: ANN001, ANN202
         calls.append(Path(path).name)
         return real(path, start, end)
 
-    monkeypatch.setattr(table_mod, "_decode_and_extract", counting)
+    monkeypatch.setattr(workers_mod, "_decode_and_extract", counting)
     return calls
 
 
@@ -157,16 +157,17 @@ def test_resumes_after_sigkill(videos: list[VideoRecord], tmp_path: Path, monkey
         f"""
         import time
         from pathlib import Path
-        import vidlearn.features.table as t
+        import vidlearn.tables.table as t
+        import vidlearn.tables.workers as w
         from vidlearn.data.records import VideoRecord
-        real = t._decode_and_extract
+        real = w._decode_and_extract
         done = []
         def slow(path, start, end):
             if len(done) == 3:
                 time.sleep(120)      # hang on the 4th video until killed
             done.append(path)
             return real(path, start, end)
-        t._decode_and_extract = slow
+        w._decode_and_extract = slow
         records = [VideoRecord(path=Path(p), target=c, group=g) for p, c, g in {[(str(r.path), r.target, r.group) for r in videos]!r}]
         t.compute_feature_table(records, {KINDS!r}, out=Path({str(out)!r}), fps=8.0, short_side=32,
                                 workers=1, progress=False, chunk_size=1)

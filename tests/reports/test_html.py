@@ -208,6 +208,35 @@ def test_class_names_are_escaped(tmp_path, read_page) -> None:
     assert not page.images
 
 
+def test_a_class_named_script_and_script_paths_are_escaped_by_the_templates(tmp_path, read_page) -> None:
+    """The templates autoescape: a class called <script>, a video path and a skipped path holding
+    one, a title and an info value all reach the page as text, never as markup."""
+    from vidlearn.tasks.metrics import classification_metrics
+
+    names = ["<script>", "walk"]
+    m = classification_metrics([0, 1, 1], np.array([[0.9, 0.1], [0.8, 0.2], [0.1, 0.9]]), names, level="video")
+    bad_path = str(tmp_path / "<script>alert(1)<x>.mp4")  # no such video: a placeholder with its name
+    preds = [{"path": bad_path, "true": "walk", "predicted": "<script>", "score": 0.8}]
+    text = write_html_report(
+        tmp_path,
+        title="<script>t</script>",
+        metrics={"video": m, "skipped": [{"path": "/v/<script>.mp4", "reason": "<script>bad"}]},
+        predictions=preds,
+        info={"<script>": "<script>x"},
+        config={"task": {"classes": names}},
+    ).read_text(encoding="utf-8")
+    assert "<script" not in text.lower()
+    assert "&lt;script&gt;" in text
+    page = read_page(text)
+    assert page.scripts == 0
+    assert page.h1 == ["<script>t</script>"]
+    assert page.tables["per-class"][0][1][0] == "<script>"
+    assert page.tables["confused-pairs"][0][1][:2] == ["walk", "<script>"]
+    assert "walk → <script>" in page.text["confused-pairs"] and "<script>alert(1)<x>.mp4" in page.text["confused-pairs"]
+    assert page.tables["skipped"][0][1] == ["/v/<script>.mp4", "<script>bad"]
+    assert "<script>x" in page.text["summary"] and "<script>" in page.text["config"]
+
+
 def test_a_run_without_evaluation_still_gets_a_report(tmp_path, classification_run, read_page) -> None:
     eval_dir = tmp_path / "bare" / "eval"
     eval_dir.mkdir(parents=True)
@@ -237,7 +266,7 @@ def test_timing_is_saved_beside_the_report(classification_run) -> None:
 
 
 def test_predictions_csv_round_trip_and_from_scores(tmp_path) -> None:
-    from vidlearn.engine.evaluate import Scores
+    from vidlearn.predictors.evaluation import Scores
 
     records = [VideoRecord(Path("a.mp4"), "walk"), VideoRecord(Path("b,1.mp4"), "run", start=1.0, end=2.5), VideoRecord(Path("c.mp4"), "run")]
     probs = np.array([[[0.7, 0.3], [0.5, 0.5]], [[0.9, 0.1], [0.7, 0.3]]], dtype=np.float32)  # records 0 and 2 (1 unreadable)

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from vidlearn.config import ExperimentConfig
+from vidlearn.config import DecodeConfig, SamplingConfig, TransformConfig
 from vidlearn.data.records import VideoRecord
 from vidlearn.errors import ConfigError
 
@@ -256,24 +256,25 @@ def record_span(record: VideoRecord, duration: float) -> tuple[float, float]:
     return start, end - start
 
 
-def build_train_sampler(cfg: ExperimentConfig) -> TrainSampler:
-    """The training sampler of ``cfg.sampling`` at ``cfg.decode.fps`` (temporal jitter from
-    ``cfg.transform.temporal_jitter``, speed change from ``cfg.transform.speed``)."""
-    s = cfg.sampling
-    speed = _speed_range(cfg.transform.speed)
+def build_train_sampler(sampling: SamplingConfig, decode: DecodeConfig, transform: TransformConfig) -> TrainSampler:
+    """The training sampler of ``sampling`` at ``decode.fps`` (temporal jitter from
+    ``transform.temporal_jitter``, speed change from ``transform.speed``)."""
+    s = sampling
+    speed = _speed_range(transform.speed)
     if s.train == "segments":
         if speed is not None:
             raise ConfigError(
-                f"transform.speed={list(cfg.transform.speed)}: speed change needs sampling.train='random' "
+                f"transform.speed={list(transform.speed)}: speed change needs sampling.train='random' "
                 "(segment sampling already spreads the frames over the whole video)"
             )
-        return SegmentSampler(s.num_frames, train=True, fps=cfg.decode.fps)
-    return RandomClipSampler(s.num_frames, cfg.decode.fps, s.stride, jitter=cfg.transform.temporal_jitter, speed=speed)
+        return SegmentSampler(s.num_frames, train=True, fps=decode.fps)
+    return RandomClipSampler(s.num_frames, decode.fps, s.stride, jitter=transform.temporal_jitter, speed=speed)
 
 
-def build_test_sampler(cfg: ExperimentConfig) -> TestSampler:
-    """The evaluation sampler: ``cfg.sampling.test_views`` deterministic views per video."""
-    s = cfg.sampling
+def build_test_sampler(sampling: SamplingConfig, decode: DecodeConfig, *, views: int | None = None) -> TestSampler:
+    """The evaluation sampler: ``views`` (default ``sampling.test_views``) deterministic views per video."""
+    s = sampling
+    n = s.test_views if views is None else int(views)
     if s.train == "segments":
-        return MultiViewSegmentSampler(s.num_frames, s.test_views, fps=cfg.decode.fps)
-    return MultiViewSampler(s.num_frames, cfg.decode.fps, s.stride, s.test_views)
+        return MultiViewSegmentSampler(s.num_frames, n, fps=decode.fps)
+    return MultiViewSampler(s.num_frames, decode.fps, s.stride, n)

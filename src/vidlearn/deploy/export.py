@@ -5,7 +5,7 @@ OpenVINO, ...).
 
 The graph takes ``video``: float32 ``(batch, 3, T, H, W)`` — ``T = sampling.num_frames``, ``H = W =
 transform.crop_size``, RGB scaled to 0..1 then normalised with ``transform.mean``/``std`` — and
-returns what :meth:`vidlearn.deploy.predictor.Predictor.outputs` returns: ``probabilities``
+returns what :meth:`vidlearn.predictors.deep.Predictor.outputs` returns: ``probabilities``
 ``(batch, K)`` (softmax) for classification, or ``value`` ``(batch,)`` in the target's units for
 regression (the standardisation of training is undone inside the graph). The batch axis is
 dynamic. The model's metadata (``metadata_props["vidlearn"]``, JSON) holds everything needed to
@@ -32,6 +32,7 @@ from torch import nn
 
 from vidlearn.errors import ArtifactError, ConfigError
 from vidlearn.fsutil import atomic_write_bytes
+from vidlearn.tasks.task import Task, build_task
 
 __all__ = ["ExportResult", "export_onnx", "onnx_metadata"]
 
@@ -39,17 +40,15 @@ METADATA_KEY = "vidlearn"
 
 
 class _Served(nn.Module):
-    """The network plus its output transform (softmax, or undoing the target standardisation)."""
+    """The network plus its task's output decoding (softmax, or undoing the target standardisation)."""
 
-    def __init__(self, model: nn.Module, regression: bool, mean: float, std: float) -> None:
+    def __init__(self, model: nn.Module, task: Task) -> None:
         super().__init__()
-        self.model, self.regression, self.mean, self.std = model, regression, float(mean), float(std)
+        self.model, self.task = model, task
 
     def forward(self, video: torch.Tensor) -> torch.Tensor:
-        out = self.model(video).float()
-        if self.regression:
-            return out.reshape(out.shape[0], -1)[:, 0] * self.std + self.mean
-        return out.softmax(-1)
+        out = self.task.decode(self.model(video).float())
+        return out.reshape(out.shape[0], -1)[:, 0] if self.task.kind == "regression" else out
 
 
 @dataclass
@@ -81,18 +80,18 @@ def export_onnx(artifact: str | Path, out: str | Path, *, opset: int = 17, check
     probabilities, or relative 1e-4 on values)."""
     import onnx
 
-    from vidlearn import __version__
-    from vidlearn.deploy.predictor import Predictor
+    from vidlearn.predictors.deep import DeepPredictor
+    from vidlearn.provenance import __version__
 
     target = Path(out)
     if target.suffix.lower() != ".onnx":
         raise ConfigError(f"--out: an ONNX file name ends in .onnx, got {target.name!r}")
     if not 13 <= int(opset) <= 20:
         raise ConfigError(f"--opset must be between 13 and 20, got {opset}")
-    predictor = Predictor.load(artifact, device=torch.device("cpu"))
+    predictor = DeepPredictor.load(artifact, device=torch.device("cpu"))
     cfg = predictor.config
     regression = predictor.is_regression
-    served = _Served(predictor.model, regression, cfg.task.target_mean, cfg.task.target_std).eval()
+    served = _Served(predictor.model, build_task(cfg.task)).eval()
     encoder = predictor.encoder
     if encoder is not None:  # feature sequences
         shape: tuple[int, ...] = (1, cfg.sampling.num_frames, encoder.dim)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from vidlearn.deploy.predictor import Prediction, Predictor
 from vidlearn.errors import ConfigError, VidlearnError
 from vidlearn.fsutil import atomic_write_text
+from vidlearn.predictors import Prediction, Predictor, load
 
 
 @dataclass
@@ -84,44 +84,34 @@ def run_predictions(
 
     `ray` (``"local"``, ``"auto"``, ``"ray://HOST:PORT"``): predict the videos on a Ray cluster, one
     model copy per CPU (:func:`vidlearn.scale.predict_with_ray`); the output is the same."""
-    from vidlearn.engine.baseline import is_baseline_model, load_baseline
     from vidlearn.io import is_stream
 
     report = PredictReport()
+    predictor = load(artifact)
     if is_stream(target):
-        if is_baseline_model(artifact):
-            raise ConfigError(f"{artifact}: a baseline model predicts whole videos, not streams; use a deep model")
         report.streamed = on_prediction is not None
-        _stream(Predictor.load(artifact), str(target), report, stride=stride, top_k=top_k, on_prediction=on_prediction)
+        _stream(predictor, str(target), report, stride=stride, top_k=top_k, on_prediction=on_prediction)
         if out is not None:
             report.written.insert(0, write_predictions(report.predictions, Path(out), skipped=report.skipped))
         return report
     paths = _targets(Path(target))
-    if is_baseline_model(artifact):
-        if timeline:
-            raise ConfigError(f"{artifact}: --timeline needs a deep model; a baseline model predicts whole videos")
-        report.predictions, report.skipped = load_baseline(artifact).predict_videos(paths, top_k=top_k, progress=progress, ray=ray)
-    elif ray is not None and not timeline:
-        from vidlearn.scale import predict_with_ray
-
-        report.predictions, report.skipped = predict_with_ray(artifact, paths, address=ray, top_k=top_k, progress=progress)
-    elif timeline:
-        predictor = Predictor.load(artifact)
+    if timeline:
         from vidlearn.progress import progress_bar
 
         for p in progress_bar(paths, desc="timeline", unit="video", enabled=progress):
             try:
                 windows = predictor.timeline(p, stride=stride, top_k=top_k)
+            except ConfigError:
+                raise
             except VidlearnError as exc:
-                report.skipped.append((str(p), getattr(exc, "reason", str(exc))))
+                report.skipped.append((str(p), exc.reason))
                 continue
             report.predictions += windows
             if out is not None and windows:
                 png = Path(out).with_name(f"{Path(out).stem}_{p.stem}_timeline.png")
                 report.written.append(plot_timeline(windows, predictor, png))
     else:
-        preds, skipped = Predictor.load(artifact).predict(paths, top_k=top_k, progress=progress)
-        report.predictions, report.skipped = preds, skipped
+        report.predictions, report.skipped = predictor.predict(paths, top_k=top_k, progress=progress, ray=ray)
     if out is not None:
         report.written.insert(0, write_predictions(report.predictions, Path(out), skipped=report.skipped))
     return report

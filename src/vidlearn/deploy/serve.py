@@ -29,55 +29,17 @@ from fastapi import FastAPI, HTTPException, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from vidlearn.errors import ConfigError, VidlearnError
+from vidlearn.predictors import load
 
 __all__ = ["create_app", "serve"]
 
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 
 
-class _Model:
-    """A deep Predictor or a baseline model behind one interface."""
-
-    def __init__(self, path: str | Path) -> None:
-        from vidlearn.engine.baseline import is_baseline_model, load_baseline
-
-        self.path = Path(path)
-        self.lock = threading.Lock()
-        if is_baseline_model(path):
-            self.baseline = load_baseline(path)
-            self.predictor = None
-            self.info = {"kind": "baseline", "model": self.baseline.estimator, "task": self.baseline.task,
-                         "classes": self.baseline.classes}
-        else:
-            import torch
-
-            from vidlearn.deploy.predictor import Predictor
-
-            self.baseline = None
-            self.predictor = Predictor.load(path, device=torch.device("cpu"))
-            cfg = self.predictor.config
-            self.info = {"kind": "deep", "model": cfg.model.name, "task": cfg.task.kind,
-                         "classes": self.predictor.class_names}
-
-    def predict(self, video: Path, top_k: int) -> dict[str, Any]:
-        with self.lock:
-            if self.predictor is not None:
-                return self.predictor.predict_video(video, top_k=top_k).to_dict()
-            preds, skipped = self.baseline.predict_videos([video], top_k=top_k)  # type: ignore[union-attr]
-        if not preds:
-            raise VidlearnError(skipped[0][1] if skipped else "could not be read")
-        return preds[0].to_dict()
-
-    def timeline(self, video: Path, stride: float | None, top_k: int) -> list[dict[str, Any]]:
-        if self.predictor is None:
-            raise ConfigError("a baseline model predicts whole videos; /timeline needs a deep model")
-        with self.lock:
-            return [p.to_dict() for p in self.predictor.timeline(video, stride=stride, top_k=top_k)]
-
-
 def create_app(model_path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> FastAPI:
     """The FastAPI application serving the model at ``model_path`` (loaded once, here)."""
-    model = _Model(model_path)
+    model = load(model_path, device="cpu")
+    lock = threading.Lock()  # one request at a time on the model
     app = FastAPI(title=f"vidlearn: {model.info['model']}", version=_version())
 
     async def _spool(request: Request, name: str | None) -> Path:
@@ -109,7 +71,7 @@ def create_app(model_path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) ->
         except ConfigError as exc:
             raise HTTPException(400, str(exc)) from None
         except VidlearnError as exc:
-            reason = getattr(exc, "reason", None) or str(exc)
+            reason = exc.reason
             raise HTTPException(422, f"{name or 'the video'}: {reason}") from None
         finally:
             video.unlink(missing_ok=True)
@@ -121,7 +83,7 @@ def create_app(model_path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) ->
     @app.post("/predict")
     async def predict(request: Request, top_k: int = Query(1, ge=1, le=100), name: str | None = None) -> dict[str, Any]:
         video = await _spool(request, name)
-        out = await run_in_threadpool(_answer, lambda: model.predict(video, top_k), video, name)
+        out = await run_in_threadpool(_answer, lambda: _locked(lock, lambda: model.predict_video(video, top_k=top_k).to_dict()), video, name)
         out["path"] = name or "upload"
         return out
 
@@ -129,7 +91,7 @@ def create_app(model_path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) ->
     async def timeline(request: Request, stride: float | None = Query(None, gt=0), top_k: int = Query(1, ge=1, le=100),
                        name: str | None = None) -> dict[str, Any]:
         video = await _spool(request, name)
-        windows = await run_in_threadpool(_answer, lambda: model.timeline(video, stride, top_k), video, name)
+        windows = await run_in_threadpool(_answer, lambda: _locked(lock, lambda: [w.to_dict() for w in model.timeline(video, stride=stride, top_k=top_k)]), video, name)
         for w in windows:
             w["path"] = name or "upload"
         return {"windows": windows}
@@ -145,7 +107,12 @@ def serve(model_path: str | Path, *, host: str = "127.0.0.1", port: int = 8000,
     uvicorn.run(create_app(model_path, max_bytes=max_bytes), host=host, port=port, log_level="info")
 
 
+def _locked(lock: threading.Lock, fn: Any) -> Any:
+    with lock:
+        return fn()
+
+
 def _version() -> str:
-    from vidlearn import __version__
+    from vidlearn.provenance import __version__
 
     return __version__

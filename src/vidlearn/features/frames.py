@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from vidlearn.data.cache import CachedVideo
+from vidlearn.cache import CachedVideo
 from vidlearn.errors import ConfigError
 from vidlearn.features.base import check_frames
 
@@ -91,6 +91,10 @@ class FrameEncoder:
         out = np.concatenate([np.asarray(p, dtype=np.float32).reshape(len(frames), -1) for p in parts], axis=1)
         return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
 
+    def encode_stream(self, frames: Iterator[tuple[float, np.ndarray]], *, batch: int = 32) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Rows for a stream of ``(seconds, frame)``, in chunks (see :func:`iter_encoded_frames`)."""
+        return iter_encoded_frames(frames, self, batch=batch)
+
     def __repr__(self) -> str:
         return f"FrameEncoder(kinds={self.kinds}, dim={self.dim})"
 
@@ -126,7 +130,7 @@ def encode_video(
     threads: int = 0,
 ) -> CachedVideo:
     """The rows of a video's (or ``[start, end)``'s) frames at ``fps`` and ``short_side``, decoded
-    in one pass, in memory: a :class:`~vidlearn.data.cache.CachedVideo` like a feature cache's entry
+    in one pass, in memory: a :class:`~vidlearn.cache.CachedVideo` like a feature cache's entry
     (``times`` from ``start``, ``frames`` the ``(N, dim)`` rows, ``at(seconds)``). Raises
     VideoError (naming the file) for a bad video or an empty segment."""
     from vidlearn.errors import VideoError

@@ -30,7 +30,9 @@ __all__ = [
     "columns_for",
     "extract",
     "extract_vector",
+    "build_video_family",
     "register_extractor",
+    "register_video_family",
 ]
 
 CLASSICAL_KINDS: tuple[str, ...] = ("color", "shape", "motion")
@@ -47,6 +49,29 @@ def register_extractor(name: str, factory: Callable[..., FeatureExtractor]) -> N
     if name in _FACTORIES and _FACTORIES[name] is not factory:
         raise ValueError(f"feature kind {name!r} is already registered")
     _FACTORIES[name] = factory
+
+
+_VIDEO_FAMILIES: dict[str, Callable[..., Any]] = {}
+
+
+def register_video_family(prefix: str, factory: Callable[..., Any]) -> None:
+    """Make kinds ``"<prefix>ARG"`` (e.g. ``"deep:runs/model"``) buildable: ``factory(ARG, device=...)``
+    gives a family that reads each video itself (``columns``, ``identity``, ``embed_video(path,
+    start, end)``). The predictors layer registers ``deep:`` (a trained model's embedding)."""
+    if prefix in _VIDEO_FAMILIES and _VIDEO_FAMILIES[prefix] is not factory:
+        raise ValueError(f"feature kind prefix {prefix!r} is already registered")
+    _VIDEO_FAMILIES[prefix] = factory
+
+
+def build_video_family(kind: str, *, device: str = "cpu") -> Any:
+    """The family of a ``"<prefix>ARG"`` kind registered with :func:`register_video_family`."""
+    for prefix, factory in _VIDEO_FAMILIES.items():
+        if kind.startswith(prefix):
+            arg = kind[len(prefix) :].strip()
+            if not arg:
+                raise ConfigError(f"features.kinds: {prefix!r} needs an argument, e.g. {prefix}runs/model")
+            return factory(arg, device=device)
+    raise ConfigError(f"features.kinds: unknown feature kind {kind!r} (import vidlearn.predictors for 'deep:ARTIFACT')")
 
 
 def available_kinds() -> list[str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import av
 
 from vidlearn.errors import VideoError
-from vidlearn.io.decode import _ffmpeg_reason, open_video, probe
+from vidlearn.io.probe import ffmpeg_reason, open_video, probe
 
 # A file that decodes to less than this fraction of the frames its header promises is truncated.
 _TRUNCATED_FRACTION = 0.9
@@ -56,7 +56,7 @@ def check_video(path: str | Path) -> CheckResult:
                 if frame.time is not None:
                     last_time = float(frame.time) - info.start_time
     except av.error.FFmpegError as exc:
-        result.problems.append(f"unreadable frames: decoding stopped after {decoded} frame(s) ({_ffmpeg_reason(exc)})")
+        result.problems.append(f"unreadable frames: decoding stopped after {decoded} frame(s) ({ffmpeg_reason(exc)})")
     except VideoError as exc:
         result.problems.append(exc.reason)
     result.frames = decoded

@@ -1,6 +1,7 @@
-"""Decoding with PyAV: probe a file, read the frames shown at given seconds, iterate frames at a
-target rate. Scaling and RGB conversion happen in FFmpeg's scaler (swscale), and only for the
-frames that are returned.
+"""Reading frames with PyAV: the frames shown at given seconds (:func:`read_frames`), all frames or
+frames resampled to a target rate (:func:`iter_frames`, :func:`decode_clip`). Scaling and RGB
+conversion happen in FFmpeg's scaler (swscale), and only for the frames that are returned.
+Opening and probing a file is :mod:`vidlearn.io.probe`.
 
 Times are seconds from the first frame of the video stream, so a file whose stream starts at a
 non-zero timestamp and variable-frame-rate files give the frame a player would show at that time.
@@ -9,14 +10,8 @@ non-zero timestamp and variable-frame-rate files give the frame a player would s
 from __future__ import annotations
 
 import bisect
-import contextlib
 import math
-import os
-import re
-import stat
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -24,6 +19,14 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from vidlearn.errors import VideoError
+from vidlearn.io.probe import (
+    ffmpeg_reason,
+    is_url,
+    open_video,
+    stream_start,
+)
+
+__all__ = ["decode_clip", "iter_frames", "output_size", "read_frames"]
 
 # Frames whose presentation time is within this many seconds after a requested time count as
 # "at" that time (guards float rounding of pts * time_base).
@@ -40,194 +43,9 @@ _WINDOW_S = 4.0
 _SCALER_THREADS = 1
 
 
-@dataclass(frozen=True)
-class VideoInfo:
-    """What `probe` finds out about a video file."""
-
-    path: str
-    container: str
-    codec: str
-    pix_fmt: str | None
-    width: int
-    height: int
-    rotation: int
-    fps: float
-    duration: float
-    num_frames: int
-    frames_exact: bool
-    start_time: float
-    has_audio: bool
-    size_bytes: int
-
-    @property
-    def display_size(self) -> tuple[int, int]:
-        """(width, height) after applying the rotation."""
-        if self.rotation % 180:
-            return self.height, self.width
-        return self.width, self.height
-
-    def to_dict(self) -> dict:
-        """JSON-compatible dict."""
-        return asdict(self)
-
-
-_STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "udp", "tcp", "srt", "rtp")
-_STREAM_TIMEOUT = (15.0, 30.0)  # seconds: opening a network stream, waiting for its next data
-
-
-def _is_url(source: str | Path) -> bool:
-    if not isinstance(source, str):
-        return False
-    low = source.lower()
-    scheme = re.match(r"^([a-z][a-z0-9+.-]*)://", low)
-    return low.startswith("pipe:") or (scheme is not None and scheme.group(1) in _STREAM_SCHEMES)
-
-
-def is_stream(source: str | Path) -> bool:
-    """Whether ``source`` is read as a stream (sequentially, once, no seeking, length unknown): a
-    network URL (``rtsp://``, ``http://``, ``udp://``, ``srt://`` ...), FFmpeg's ``pipe:0`` (standard
-    input) or a named pipe (FIFO)."""
-    if _is_url(source):
-        return True
-    try:
-        return stat.S_ISFIFO(os.stat(source).st_mode)
-    except (OSError, ValueError):
-        return False
-
-
-@contextlib.contextmanager
-def open_video(path: str | Path, threads: int = 0) -> Iterator[tuple[av.container.InputContainer, av.video.stream.VideoStream]]:
-    """Open a file's (or a stream's, see :func:`is_stream`) first video stream; every failure
-    becomes a VideoError naming the file.
-
-    The container is always closed (decoders never leak)."""
-    if _is_url(path):
-        p: str | Path = str(path)
-        try:
-            container = av.open(str(path), mode="r", timeout=_STREAM_TIMEOUT)
-        except av.error.FFmpegError as exc:
-            raise VideoError(p, f"cannot open the stream ({_ffmpeg_reason(exc)})") from None
-    else:
-        p = Path(path)
-        if not p.exists():
-            raise VideoError(p, "file does not exist")
-        if p.is_dir():
-            raise VideoError(p, "is a directory, not a video file")
-        if not stat.S_ISFIFO(p.stat().st_mode) and p.stat().st_size == 0:
-            raise VideoError(p, "file is empty (0 bytes)")
-        try:
-            container = av.open(str(p), mode="r")
-        except av.error.FFmpegError as exc:
-            raise VideoError(p, f"not a readable video ({_ffmpeg_reason(exc)})") from None
-    try:
-        if not container.streams.video:
-            raise VideoError(p, "contains no video stream")
-        stream = container.streams.video[0]
-        if stream.codec_context is None or stream.codec_context.name is None:
-            raise VideoError(p, "video stream has no decoder")
-        if threads == 1:
-            stream.thread_type = "SLICE"
-            stream.codec_context.thread_count = 1
-        else:
-            stream.thread_type = "AUTO"
-            stream.codec_context.thread_count = threads
-        yield container, stream
-    finally:
-        container.close()
-
-
-def _ffmpeg_reason(exc: BaseException) -> str:
-    text = getattr(exc, "strerror", None) or str(exc)
-    return text.strip().rstrip(":") or type(exc).__name__
-
-
-def _stream_start(stream) -> float:
-    if stream.start_time is not None:
-        return float(stream.start_time * stream.time_base)
-    return 0.0
-
-
 def _frame_time(frame: av.VideoFrame, fallback: float) -> float:
     t = frame.time
     return fallback if t is None else float(t)
-
-
-def probe(path: str | Path, *, count_frames: bool | None = None) -> VideoInfo:
-    """Describe a video: container, codec, size, rotation, average fps, duration, frame count.
-
-    The frame count comes from the header where the container stores it (MP4); otherwise
-    (Matroska, WebM, some AVI) the packets are counted, which is exact and needs no decoding.
-    `count_frames=True` always counts."""
-    p = Path(path)
-    with open_video(p) as (container, stream):
-        cc = stream.codec_context
-        start = _stream_start(stream)
-        header_frames = int(stream.frames or 0)
-        duration = None
-        if stream.duration is not None:
-            duration = float(stream.duration * stream.time_base)
-        elif container.duration is not None:
-            duration = float(container.duration / av.time_base) - max(
-                0.0, start - float(container.start_time or 0) / av.time_base
-            )
-        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-        fps = float(rate) if rate else 0.0
-        has_audio = bool(container.streams.audio)
-        rotation = 0
-        try:
-            first = next(container.decode(stream))
-            rotation = int(round(first.rotation or 0)) % 360
-            width, height = first.width, first.height
-        except StopIteration:
-            raise VideoError(p, "video stream has no decodable frames") from None
-        except av.error.FFmpegError as exc:
-            raise VideoError(p, f"cannot decode the first frame ({_ffmpeg_reason(exc)})") from None
-        need_count = count_frames if count_frames is not None else header_frames <= 0
-        frames_exact = header_frames > 0
-        num_frames = header_frames
-        if need_count:
-            num_frames, last_end = _count_packets(container, stream)
-            frames_exact = True
-            if last_end is not None and last_end > start:
-                duration = last_end - start
-        if not duration or duration <= 0:
-            duration = num_frames / fps if fps else 0.0
-        if fps <= 0 and duration > 0:
-            fps = num_frames / duration
-        return VideoInfo(
-            path=str(p),
-            container=container.format.name,
-            codec=cc.name,
-            pix_fmt=cc.pix_fmt,
-            width=int(width),
-            height=int(height),
-            rotation=rotation,
-            fps=fps,
-            duration=float(duration),
-            num_frames=int(num_frames),
-            frames_exact=frames_exact,
-            start_time=start,
-            has_audio=has_audio,
-            size_bytes=p.stat().st_size,
-        )
-
-
-def _count_packets(container, stream) -> tuple[int, float | None]:
-    """Count the video packets (one per frame for video) by demuxing, without decoding.
-
-    Returns (count, end time of the last frame in seconds)."""
-    container.seek(0, stream=stream, backward=True, any_frame=False)
-    count = 0
-    last_end = None
-    tb = stream.time_base
-    for packet in container.demux(stream):
-        if packet.size == 0:  # flush packet
-            continue
-        count += 1
-        if packet.pts is not None and tb is not None:
-            end = float((packet.pts + (packet.duration or 0)) * tb)
-            last_end = end if last_end is None else max(last_end, end)
-    return count, last_end
 
 
 def output_size(width: int, height: int, *, short_side: int | None = None, size: tuple[int, int] | None = None) -> tuple[int, int]:
@@ -299,7 +117,7 @@ def read_frames(
     order = np.argsort(req, kind="stable")
     out: list[np.ndarray | None] = [None] * req.size
     with open_video(p, threads=threads) as (container, stream):
-        start = _stream_start(stream)
+        start = stream_start(stream)
         if req.max() - req.min() <= _WINDOW_S:
             window = _read_window(container, stream, req, short_side=short_side, size=size, path=p)
             if window is not None:
@@ -327,7 +145,7 @@ def read_frames(
                         eof = True  # past the end: the last frame stays on screen
                         break
                     except av.error.FFmpegError as exc:
-                        raise VideoError(p, f"cannot decode the frame near {target - start:.3f}s ({_ffmpeg_reason(exc)})") from None
+                        raise VideoError(p, f"cannot decode the frame near {target - start:.3f}s ({ffmpeg_reason(exc)})") from None
                 ft = _frame_time(frame, cur_time)
                 if ft <= target + _EPS:
                     cur, cur_time = frame, ft
@@ -398,7 +216,7 @@ def _read_window(container, stream, req: np.ndarray, *, short_side, size, path: 
         if not done:
             done = take(cc.decode(None))  # drain the frames still inside a frame-threaded decoder
     except av.error.FFmpegError as exc:
-        raise VideoError(path, f"cannot decode the frames near {float(req.min()):.3f}s ({_ffmpeg_reason(exc)})") from None
+        raise VideoError(path, f"cannot decode the frames near {float(req.min()):.3f}s ({ffmpeg_reason(exc)})") from None
     finally:
         cc.skip_frame = "DEFAULT"
     if not done:
@@ -429,7 +247,7 @@ def _seek(container, stream, target: float, start: float, path: Path):
             else:
                 container.seek(int(seek_to / stream.time_base), backward=True, any_frame=False, stream=stream)
         except av.error.FFmpegError as exc:
-            raise VideoError(path, f"cannot seek to {target - start:.3f}s ({_ffmpeg_reason(exc)})") from None
+            raise VideoError(path, f"cannot seek to {target - start:.3f}s ({ffmpeg_reason(exc)})") from None
         frames_iter = container.decode(stream)
         try:
             first = next(frames_iter)
@@ -439,7 +257,7 @@ def _seek(container, stream, target: float, start: float, path: Path):
             backoff = max(1.0, backoff * 2)
             continue
         except av.error.FFmpegError as exc:
-            raise VideoError(path, f"cannot decode after seeking to {target - start:.3f}s ({_ffmpeg_reason(exc)})") from None
+            raise VideoError(path, f"cannot decode after seeking to {target - start:.3f}s ({ffmpeg_reason(exc)})") from None
         ft = _frame_time(first, start)
         if ft <= target + _EPS or seek_to <= start + _EPS:
             return frames_iter, None, first, False
@@ -463,10 +281,10 @@ def iter_frames(
     that rate (times start, start + 1/fps, ...; each gets the frame displayed then)."""
     if fps is not None and fps <= 0:
         raise ValueError("fps must be positive")
-    p = str(path) if _is_url(path) else Path(path)
+    p = str(path) if is_url(path) else Path(path)
     t_from = max(0.0, start or 0.0)
     with open_video(p, threads=threads) as (container, stream):
-        s0 = _stream_start(stream)
+        s0 = stream_start(stream)
         if t_from > 0:
             frames_iter, _, first, _ = _seek(container, stream, s0 + t_from, s0, p)
             frames_iter = _chain_first(first, frames_iter)
@@ -483,7 +301,7 @@ def iter_frames(
             except StopIteration:
                 break
             except av.error.FFmpegError as exc:
-                raise VideoError(p, f"cannot decode frame {decoded} ({_ffmpeg_reason(exc)})") from None
+                raise VideoError(p, f"cannot decode frame {decoded} ({ffmpeg_reason(exc)})") from None
             decoded += 1
             t = _frame_time(frame, (prev_t or 0.0) + (1.0 / fps if fps else 0.0)) - s0
             if converter is None:
@@ -552,11 +370,3 @@ def decode_clip(
     if not frames:
         raise VideoError(path, "no frames in the requested range" if (start or end) else "no decodable frames")
     return np.asarray(times, dtype=np.float64), np.stack(frames)
-
-
-def fps_fraction(fps: float) -> Fraction:
-    """A Fraction for a frame rate, exact for NTSC rates (29.97 -> 30000/1001)."""
-    for num in (24000, 30000, 60000):
-        if abs(fps - num / 1001) < 1e-3:
-            return Fraction(num, 1001)
-    return Fraction(fps).limit_denominator(1001)

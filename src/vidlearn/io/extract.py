@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from vidlearn.data.preview import save_image
+from vidlearn.io.images import save_image
 from vidlearn.io.decode import iter_frames
 
 

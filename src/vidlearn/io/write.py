@@ -9,7 +9,7 @@ import av
 import numpy as np
 
 from vidlearn.fsutil import tmp_path_for
-from vidlearn.io.decode import fps_fraction
+from vidlearn.io.probe import fps_fraction
 
 # Motion JPEG takes full-range ("J") YUV only; every other encoder here takes yuv420p.
 _PIX_FMT = {"mjpeg": "yuvj420p"}

@@ -23,7 +23,7 @@ __all__ = ["per_class_table", "plot_confusion_matrix", "plot_learning_curves", "
 _MAX_ANNOTATED_CLASSES = 30
 
 
-def _new_figure(width: float, height: float) -> "Figure":
+def new_figure(width: float, height: float) -> "Figure":
     # An explicit Agg canvas and no pyplot: always Agg, and the user's backend is left alone.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -33,7 +33,7 @@ def _new_figure(width: float, height: float) -> "Figure":
     return fig
 
 
-def _save_png(fig: "Figure", path: str | Path) -> Path:
+def save_png(fig: "Figure", path: str | Path) -> Path:
     target = Path(path)
     tmp = tmp_path_for(target)
     try:
@@ -69,7 +69,7 @@ def plot_confusion_matrix(
         vmax = max(float(shown.max()), 1.0)
 
     side = min(max(4.0, 0.55 * k + 2.5), 24.0)
-    fig = _new_figure(side + 1.0, side)
+    fig = new_figure(side + 1.0, side)
     ax = fig.add_subplot()
     im = ax.imshow(shown, cmap="Blues", vmin=0.0, vmax=vmax)
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="fraction of true class" if normalize else "count")
@@ -87,7 +87,7 @@ def plot_confusion_matrix(
                 text = f"{counts[i, j]}\n{shown[i, j]:.0%}" if normalize else f"{counts[i, j]}"
                 colour = "white" if shown[i, j] > 0.5 * vmax else "black"
                 ax.text(j, i, text, ha="center", va="center", color=colour, fontsize=fontsize)
-    return _save_png(fig, path)
+    return save_png(fig, path)
 
 
 _SKIP_COLUMNS = {"epoch", "step", "global_step", "time", "lr", "learning_rate"}
@@ -134,7 +134,7 @@ def plot_learning_curves(source: str | Path | Mapping[str, Sequence[Any]], path:
 
     from matplotlib.ticker import MaxNLocator
 
-    fig = _new_figure(5.5 * len(panels), 4.0)
+    fig = new_figure(5.5 * len(panels), 4.0)
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, (title, series) in zip(axes, panels):
         for name, values in series.items():
@@ -149,7 +149,7 @@ def plot_learning_curves(source: str | Path | Mapping[str, Sequence[Any]], path:
         ax.legend(fontsize=8)
         if title == "accuracy":
             ax.set_ylim(-0.02, 1.02)
-    return _save_png(fig, path)
+    return save_png(fig, path)
 
 
 def plot_regression_scatter(
@@ -161,7 +161,7 @@ def plot_regression_scatter(
     t = np.asarray(y_true, dtype=np.float64).reshape(-1)
     p = np.asarray(y_pred, dtype=np.float64).reshape(-1)
     m = regression_metrics(t, p)
-    fig = _new_figure(5.0, 5.0)
+    fig = new_figure(5.0, 5.0)
     ax = fig.add_subplot()
     ax.scatter(t, p, s=14, alpha=0.7)
     lo, hi = float(min(t.min(), p.min())), float(max(t.max(), p.max()))
@@ -176,7 +176,7 @@ def plot_regression_scatter(
     ax.set_title(f"n={m['n']}  MAE={m['mae']:.3g}  R²={r2}")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
-    return _save_png(fig, path)
+    return save_png(fig, path)
 
 
 def per_class_table(metrics: Mapping[str, Any]) -> str:

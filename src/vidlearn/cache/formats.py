@@ -1,0 +1,151 @@
+"""How cache entries are stored on disk: memory-mapped `.npy` (exact; frames uint8 or feature rows float32) written frame by frame with a header rewritten once the count is known, or a `.jpgs` blob of JPEG frames with an offset table (`JpegFrames` decodes on access)."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from vidlearn.errors import VideoError
+
+_NPY_HEADER_BYTES = 128  # reserved up front so the header can be rewritten once N is known
+
+
+class JpegFrames:
+    """A read-only, array-like view of JPEG-compressed frames ``(N, H, W, 3)`` uint8: indexing
+    (an int, a slice or an array of indices) decodes only the frames asked for."""
+
+    def __init__(self, data: np.ndarray, offsets: np.ndarray, shape: tuple[int, int, int, int]) -> None:
+        self._data = data
+        self._offsets = np.asarray(offsets, dtype=np.int64)
+        self.shape = tuple(int(s) for s in shape)
+        if len(self._offsets) != self.shape[0] + 1:
+            raise ValueError("JpegFrames: offsets must have N + 1 entries")
+
+    dtype = np.dtype(np.uint8)
+    ndim = 4
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the frames take decoded."""
+        return int(np.prod(self.shape))
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def _decode_into(self, i: int, out: np.ndarray) -> None:
+        import cv2
+
+        buf = self._data[self._offsets[i] : self._offsets[i + 1]]
+        img = cv2.imdecode(np.asarray(buf), cv2.IMREAD_COLOR)
+        if img is None or img.shape != out.shape:
+            raise ValueError(f"cached frame {i} is damaged")
+        cv2.cvtColor(img, cv2.COLOR_BGR2RGB, dst=out)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        n = self.shape[0]
+        if isinstance(key, (int, np.integer)):
+            i = int(key) + (n if key < 0 else 0)
+            if not 0 <= i < n:
+                raise IndexError(f"frame {key} out of range for {n} frames")
+            out = np.empty(self.shape[1:], dtype=np.uint8)
+            self._decode_into(i, out)
+            return out
+        idx = np.arange(n)[key] if isinstance(key, slice) else np.asarray(key, dtype=np.int64).reshape(-1)
+        if idx.size and (idx.min() < -n or idx.max() >= n):
+            raise IndexError(f"frame index out of range for {n} frames")
+        idx = np.where(idx < 0, idx + n, idx)
+        out = np.empty((len(idx), *self.shape[1:]), dtype=np.uint8)
+        done: dict[int, int] = {}
+        for j, i in enumerate(idx.tolist()):
+            if i in done:  # repeated frames (short videos, clamped times) decode once
+                out[j] = out[done[i]]
+            else:
+                self._decode_into(i, out[j])
+                done[i] = j
+        return out
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:  # noqa: ARG002 - numpy protocol
+        arr = self[:]
+        return arr if dtype is None else arr.astype(dtype)
+
+    def __repr__(self) -> str:
+        return f"JpegFrames(shape={self.shape}, bytes={int(self._offsets[-1])})"
+
+
+class NpyWriter:
+    """Streams frames (or feature rows) into a .npy file whose header is written last (space
+    reserved first)."""
+
+    def __init__(self, fh: IO[bytes], path: Path, dtype: np.dtype = np.dtype(np.uint8)) -> None:
+        self.fh = fh
+        self.path = path
+        self.dtype = np.dtype(dtype).newbyteorder("<") if np.dtype(dtype).itemsize > 1 else np.dtype(dtype)
+        self.frame_shape: tuple[int, ...] | None = None
+        self.count = 0
+        fh.write(b"\0" * _NPY_HEADER_BYTES)
+
+    def add(self, frame: np.ndarray) -> None:
+        frame = np.ascontiguousarray(frame, dtype=self.dtype)
+        if self.frame_shape is None:
+            self.frame_shape = frame.shape
+        elif frame.shape != self.frame_shape:
+            raise VideoError(self.path, f"frame size changed mid-video ({self.frame_shape} -> {frame.shape})")
+        self.fh.write(frame.tobytes())
+        self.count += 1
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (self.count, *(self.frame_shape or ()))
+
+    def finish(self) -> None:
+        end = self.fh.tell()
+        self.fh.seek(0)
+        self.fh.write(_npy_header(self.shape, self.dtype))
+        self.fh.seek(end)
+
+
+def _npy_header(shape: tuple[int, ...], dtype: np.dtype = np.dtype(np.uint8)) -> bytes:
+    """A version 1.0 .npy header for C-order data of ``dtype`` (uint8 frames or float32 rows),
+    padded to exactly _NPY_HEADER_BYTES."""
+    descr = np.lib.format.dtype_to_descr(np.dtype(dtype))
+    text = "{'descr': %r, 'fortran_order': False, 'shape': %r, }" % (descr, tuple(shape))
+    room = _NPY_HEADER_BYTES - 10
+    if len(text) + 1 > room:
+        raise ValueError(f"shape {shape} does not fit the reserved .npy header")
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", room) + (text.ljust(room - 1) + "\n").encode("latin1")
+
+
+class JpegWriter:
+    """Streams frames as concatenated JPEG images, keeping their offsets."""
+
+    def __init__(self, fh: IO[bytes], path: Path, quality: int) -> None:
+        import cv2
+
+        self._cv2 = cv2
+        self.fh = fh
+        self.path = path
+        self.params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
+        self.offsets: list[int] = [0]
+        self.frame_shape: tuple[int, ...] | None = None
+
+    def add(self, frame: np.ndarray) -> None:
+        if self.frame_shape is None:
+            self.frame_shape = frame.shape
+        elif frame.shape != self.frame_shape:
+            raise VideoError(self.path, f"frame size changed mid-video ({self.frame_shape} -> {frame.shape})")
+        bgr = self._cv2.cvtColor(np.ascontiguousarray(frame), self._cv2.COLOR_RGB2BGR)
+        ok, buf = self._cv2.imencode(".jpg", bgr, self.params)
+        if not ok:
+            raise VideoError(self.path, "JPEG encoding of a frame failed")
+        self.fh.write(buf.tobytes())
+        self.offsets.append(self.offsets[-1] + int(buf.size))
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self.offsets) - 1, *(self.frame_shape or ()))
+
+    def finish(self) -> None:
+        pass

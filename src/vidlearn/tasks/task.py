@@ -1,0 +1,132 @@
+"""One `Task` object per task: what a model's outputs mean. It owns the training loss, the decoding of
+raw outputs into predictions (probabilities, or values in the target's units), the metric that
+picks the best checkpoint, and the metrics of an evaluation. The training step, evaluation, the
+predictors and the ONNX export all decode through it, so the rule is written once.
+
+    task = build_task(cfg.task, loss=cfg.optim.loss, label_smoothing=cfg.optim.label_smoothing)
+    loss = task.loss(model(x), y)
+    probabilities = task.decode(model(x))      # softmax; regression: standardisation undone
+
+New tasks (multi-label, localisation) plug in as further subclasses and `build_task` cases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vidlearn.tasks.metrics import classification_metrics, regression_metrics
+
+__all__ = ["Classification", "Regression", "Task", "build_task"]
+
+
+class Task:
+    """The contract every task meets (see the module docstring)."""
+
+    kind: ClassVar[str]
+    metric: ClassVar[str]  # the per-batch metric logged as "<stage>_<metric>"
+    mode: ClassVar[str]  # "max" or "min": how `monitor` improves
+
+    @property
+    def monitor(self) -> str:
+        """The validation metric that chooses the best checkpoint ("val_acc", "val_mae")."""
+        return f"val_{self.metric}"
+
+    def num_outputs(self, num_classes: int) -> int:
+        """How many outputs the network's head has."""
+        raise NotImplementedError
+
+    def loss(self, out: torch.Tensor, target: torch.Tensor, *, weight: torch.Tensor | None = None) -> torch.Tensor:
+        """The training loss of raw outputs ``(B, K)`` against targets ``(B,)``."""
+        raise NotImplementedError
+
+    def decode(self, out: torch.Tensor) -> torch.Tensor:
+        """Raw outputs -> predictions: ``(..., K)`` probabilities, or ``(..., 1)`` target values.
+        Plain torch ops, so an exported graph computes it too."""
+        raise NotImplementedError
+
+    def batch_metric(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The value of ``metric`` on one batch of raw outputs (for the progress log)."""
+        raise NotImplementedError
+
+    def metrics(self, truth: Sequence[Any], predictions: np.ndarray, class_names: Sequence[str], *, level: str) -> dict[str, Any]:
+        """The metrics.json entry for decoded ``predictions`` against ``truth`` (class indices or values)."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Classification(Task):
+    """Single-label classification: cross-entropy (label smoothing, class weights) on logits; softmax."""
+
+    label_smoothing: float = 0.0
+    kind: ClassVar[str] = "classification"
+    metric: ClassVar[str] = "acc"
+    mode: ClassVar[str] = "max"
+
+    def num_outputs(self, num_classes: int) -> int:
+        return num_classes
+
+    def loss(self, out: torch.Tensor, target: torch.Tensor, *, weight: torch.Tensor | None = None) -> torch.Tensor:
+        return F.cross_entropy(out.float(), target.long(), weight=weight, label_smoothing=self.label_smoothing)
+
+    def decode(self, out: torch.Tensor) -> torch.Tensor:
+        return out.softmax(-1)
+
+    def batch_metric(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return (out.argmax(-1) == target).float().mean()
+
+    def metrics(self, truth: Sequence[Any], predictions: np.ndarray, class_names: Sequence[str], *, level: str) -> dict[str, Any]:
+        return classification_metrics(list(truth), predictions, list(class_names), level=level)
+
+
+@dataclass(frozen=True)
+class Regression(Task):
+    """One number per video: MSE or Huber loss on standardised targets; decoding undoes the
+    standardisation (``value = out * target_std + target_mean``)."""
+
+    target_mean: float = 0.0
+    target_std: float = 1.0
+    huber: bool = False
+    kind: ClassVar[str] = "regression"
+    metric: ClassVar[str] = "mae"
+    mode: ClassVar[str] = "min"
+
+    @property
+    def monitor(self) -> str:
+        """The validation loss (standardised MSE/Huber) chooses the best checkpoint."""
+        return "val_loss"
+
+    def num_outputs(self, num_classes: int) -> int:  # noqa: ARG002 - one value whatever the data
+        return 1
+
+    def standardise(self, target: torch.Tensor) -> torch.Tensor:
+        """Targets in the units the network is trained in."""
+        return (target.float() - self.target_mean) / self.target_std
+
+    def loss(self, out: torch.Tensor, target: torch.Tensor, *, weight: torch.Tensor | None = None) -> torch.Tensor:  # noqa: ARG002
+        pred, y = out.float().reshape(-1), self.standardise(target)
+        return F.huber_loss(pred, y) if self.huber else F.mse_loss(pred, y)
+
+    def decode(self, out: torch.Tensor) -> torch.Tensor:
+        return out * self.target_std + self.target_mean
+
+    def batch_metric(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return (self.decode(out.float()).reshape(-1) - target.float()).abs().mean()
+
+    def metrics(self, truth: Sequence[Any], predictions: np.ndarray, class_names: Sequence[str], *, level: str) -> dict[str, Any]:  # noqa: ARG002
+        return regression_metrics(np.asarray(truth, dtype=np.float64), np.asarray(predictions, dtype=np.float64).reshape(-1), level=level)
+
+
+def build_task(task_cfg: Any, *, loss: str = "auto", label_smoothing: float = 0.0) -> Task:
+    """The Task of a config's ``task`` section (``kind``, and for regression the target's mean and
+    standard deviation), with the loss options of its ``optim`` section."""
+    if task_cfg.kind == "classification":
+        return Classification(label_smoothing=float(label_smoothing))
+    if task_cfg.kind == "regression":
+        return Regression(float(task_cfg.target_mean), float(task_cfg.target_std), huber=loss == "huber")
+    raise ValueError(f"unknown task kind {task_cfg.kind!r}")

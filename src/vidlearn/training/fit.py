@@ -1,0 +1,495 @@
+"""Training on Lightning: one run (train [+ val] records -> checkpoints, logs, evaluation, model
+artifact) and cross-validation (every fold, mean ± std, pooled confusion matrix).
+
+A run directory holds:
+  checkpoints/last.ckpt, best.ckpt   resumable training state (Lightning, not a model artifact)
+  logs/metrics.csv, tb/              per-epoch curves (CSV and TensorBoard)
+  model/                             the self-contained artifact (safetensors + JSON)
+  eval/                              metrics.json, confusion.png, per_class.md, curves.png
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vidlearn.config import ExperimentConfig
+from vidlearn.data.records import VideoRecord
+from vidlearn.errors import ConfigError, DataSourceError
+from vidlearn.fsutil import safe_name
+from vidlearn.predictors.evaluation import evaluate_and_report
+from vidlearn.progress import Echo
+from vidlearn.tasks.task import build_task
+
+
+@dataclass
+class TrainResult:
+    """What a finished run left behind."""
+
+    run_dir: Path
+    artifact: Path | None
+    metrics: dict[str, Any] | None
+    epochs: int
+    seconds: float
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+# Lightning messages that say nothing to a vidlearn user (hardware lines, tips, expected set-ups).
+_NOISE = (
+    ".*does not have many workers.*",
+    ".*The number of training batches.*",
+    ".*You defined a `validation_step` but have no `val_dataloader`.*",
+    ".*isinstance\\(treespec, LeafSpec\\).*",
+    ".*Checkpoint directory .* exists and is not empty.*",
+    ".*module\\(s\\) in eval mode at the start of training.*",  # frozen encoders keep eval mode on purpose
+    ".*Experiment logs directory .* exists and is not empty.*",  # resume: fit keeps the earlier rows itself
+)
+
+
+_BEFORE_RESUME = "metrics.before_resume.csv"
+
+
+def _log_rows(path: Path) -> list[dict[str, str]]:
+    import csv
+
+    if not path.is_file():
+        return []
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _epoch_of(row: dict[str, str]) -> int | None:
+    try:
+        return int(float(row.get("epoch") or ""))
+    except ValueError:
+        return None
+
+
+def _join_history(old: list[dict[str, str]], new: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The rows of ``old`` from before the first epoch in ``new`` (a resumed run re-runs the epoch
+    it was interrupted in), then ``new``."""
+    epochs = [e for e in map(_epoch_of, new) if e is not None]
+    if not epochs:
+        return old + new
+    return [r for r in old if (e := _epoch_of(r)) is not None and e < min(epochs)] + new
+
+
+def _write_log_rows(path: Path, rows: list[dict[str, str]]) -> None:
+    import csv
+    import io
+
+    from vidlearn.fsutil import atomic_write_text
+
+    keys = sorted({k for r in rows for k in r if k})
+    head = [k for k in ("epoch", "step") if k in keys]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=head + [k for k in keys if k not in head], restval="", extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path, buf.getvalue())
+
+
+def _set_aside_log_history(logs: Path) -> None:
+    """Lightning's CSVLogger deletes logs/metrics.csv when a run resumes: keep its rows (and those
+    of an earlier resume that was itself interrupted) in logs/metrics.before_resume.csv, to be
+    joined back by :func:`_merge_log_history` once training ends."""
+    aside, current = logs / _BEFORE_RESUME, logs / "metrics.csv"
+    rows = _join_history(_log_rows(aside), _log_rows(current))
+    if rows:
+        _write_log_rows(aside, rows)
+        current.unlink(missing_ok=True)
+
+
+def _merge_log_history(logs: Path) -> None:
+    """logs/metrics.csv = the epochs from before the resume + those of this run."""
+    aside = logs / _BEFORE_RESUME
+    if aside.is_file():
+        _write_log_rows(logs / "metrics.csv", _join_history(_log_rows(aside), _log_rows(logs / "metrics.csv")))
+        aside.unlink()
+
+
+def _resume_epoch_callback(dataset: Any) -> Any:
+    """A callback that sets ``dataset``'s epoch from a checkpoint being resumed. Lightning creates
+    the loader iterator of the first resumed epoch while it sets up the data, before any epoch
+    hook, and loader workers prefetch from it at once: without this they would draw that epoch's
+    clips with the epoch of a fresh dataset (0) instead of the epoch being resumed."""
+    import lightning as L
+
+    class _ResumeEpoch(L.Callback):
+        def on_load_checkpoint(self, trainer, pl_module, checkpoint: dict[str, Any]) -> None:
+            progress = checkpoint.get("loops", {}).get("fit_loop", {}).get("epoch_progress", {}).get("current", {})
+            if isinstance(progress.get("processed"), int):  # the epoch Lightning resumes at
+                dataset.set_epoch(progress["processed"])
+
+    return _ResumeEpoch()
+
+
+def _epoch_lines(echo: Echo) -> Any:
+    """A callback that reports each finished epoch in one line (progress in a log, where a
+    redrawn bar would leave thousands of states): ``epoch 3/20: train_loss 1.02, ... (4.1 s)``."""
+    import lightning as L
+
+    class _EpochLines(L.Callback):
+        def on_train_epoch_start(self, trainer, pl_module) -> None:
+            self.started = time.time()
+
+        def on_train_epoch_end(self, trainer, pl_module) -> None:
+            if not trainer.is_global_zero:
+                return
+            names = ("train_loss", "train_acc", "train_mae", "val_loss", "val_acc", "val_mae")
+            metrics = trainer.callback_metrics
+            shown = ", ".join(f"{k} {float(metrics[k]):.4g}" for k in names if k in metrics)
+            took = time.time() - getattr(self, "started", time.time())
+            echo(f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}: {shown} ({took:.1f} s)")
+
+    return _EpochLines()
+
+
+def _quiet_lightning() -> None:
+    import logging
+
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda", "lightning.fabric.utilities.seed"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def prepare_config(cfg: ExperimentConfig, train_records: list[VideoRecord]) -> ExperimentConfig:
+    """Fill what the data decides: class names (classification) or target mean/std (regression),
+    and the feature size of a feature-sequence model."""
+    if not train_records:
+        raise DataSourceError("training data", ["no training videos"])
+    cfg = _with_feature_size(cfg)
+    if cfg.task.kind == "classification":
+        from vidlearn.data.sources import class_names
+
+        names = class_names(train_records)
+        if any(not isinstance(r.target, str) for r in train_records):
+            raise DataSourceError("training data", ["classification needs a class label for every video (folder name or 'label' column)"])
+        if len(names) < 2:
+            raise DataSourceError("training data", [f"classification needs at least 2 classes, found {names}"])
+        if cfg.task.classes and set(cfg.task.classes) != set(names):
+            names = sorted(set(cfg.task.classes) | set(names))
+        return cfg.override({"task.classes": names})
+    values = []
+    for r in train_records:
+        try:
+            values.append(float(r.target))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise DataSourceError("training data", [f"{r.path}: regression needs a numeric target, got {r.target!r}"]) from None
+    std = float(np.std(values)) or 1.0
+    return cfg.override({"task.target_mean": float(np.mean(values)), "task.target_std": std})
+
+
+def _with_feature_size(cfg: ExperimentConfig) -> ExperimentConfig:
+    """A feature-sequence model's ``in_features``: the width of ``cfg.frame_features``' rows."""
+    from vidlearn.clips.dataset import reads_features
+
+    if not reads_features(cfg):
+        return cfg
+    from vidlearn.features.frames import FrameEncoder
+
+    dim = FrameEncoder.from_config(cfg).dim
+    given = cfg.model.options.get("in_features")
+    if given is not None and given != dim:
+        raise ConfigError(
+            f"model.options.in_features: {given}, but frame_features.kinds {cfg.frame_features.kinds} give {dim} values "
+            "per frame; leave in_features out (it is set from the features)"
+        )
+    return cfg.override({"model.options.in_features": dim})
+
+
+def _set_input_stats(model: torch.nn.Module, dataset: Any, *, progress: bool, echo: Echo) -> None:
+    """Per-feature mean/std of the training videos' rows into a feature-sequence model (this also
+    fills the feature cache, in this process, before any loader worker starts)."""
+    from vidlearn.progress import progress_bar
+
+    started = time.time()
+    width = int(model.in_features)
+    total, squares, count = np.zeros(width), np.zeros(width), 0
+    for i in progress_bar(range(len(dataset)), desc="frame features", unit="video", enabled=progress):
+        rows = dataset.feature_rows(i)
+        if rows is None or not len(rows):
+            continue
+        rows = rows.astype(np.float64)
+        total += rows.sum(0)
+        squares += (rows**2).sum(0)
+        count += len(rows)
+    if count == 0:
+        raise DataSourceError("training data", ["no training video could be read"])
+    mean = total / count
+    std = np.sqrt(np.maximum(squares / count - mean**2, 0.0))
+    model.set_input_stats(torch.from_numpy(mean), torch.from_numpy(std))
+    echo(f"frame features ({', '.join(dataset.reader.encoder.kinds)}, {len(mean)} values a frame): "
+         f"{count} frames of {len(dataset)} video(s) in {time.time() - started:.0f} s")
+
+
+def build_task_model(cfg: ExperimentConfig) -> torch.nn.Module:
+    """The configured architecture with the task's number of outputs (and local pretrained weights)."""
+    from vidlearn.models import build_model
+
+    outputs = len(cfg.task.classes) if cfg.task.kind == "classification" else 1
+    model = build_model(cfg.model.name, num_classes=outputs, **cfg.model.options)
+    if cfg.model.pretrained:
+        _load_pretrained(model, Path(cfg.model.pretrained))
+    return model
+
+
+def _load_pretrained(model: torch.nn.Module, path: Path) -> None:
+    """Load a local weights file (safetensors or a weights-only torch file), skipping the head."""
+    from vidlearn.errors import ArtifactError
+
+    if not path.is_file():
+        raise ConfigError(f"model.pretrained: {path} does not exist")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            state = state.get("state_dict", state) if isinstance(state, dict) else state
+    except Exception as exc:  # noqa: BLE001 - any failure of a foreign file is the user's input
+        raise ArtifactError(path, f"cannot read weights ({exc.__class__.__name__}: {exc})") from None
+    own = model.state_dict()
+    usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    if not usable:
+        raise ArtifactError(path, "no parameter name and shape matches the model")
+    model.load_state_dict(usable, strict=False)
+
+
+def fit(
+    train_records: list[VideoRecord],
+    cfg: ExperimentConfig,
+    run_dir: str | Path,
+    *,
+    val_records: list[VideoRecord] | None = None,
+    eval_records: list[VideoRecord] | None = None,
+    devices: int | str = 1,
+    resume: bool = False,
+    progress: bool = True,
+    echo: Echo = print,
+    callbacks: list | None = None,
+) -> TrainResult:
+    """Train one model, evaluate it (on `eval_records`, default the validation records) and save
+    the artifact. With `resume`, training continues from `run_dir/checkpoints/last.ckpt`."""
+    import lightning as L
+    from lightning.pytorch.callbacks import (
+        EarlyStopping,
+        ModelCheckpoint,
+        TQDMProgressBar,
+    )
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+    from vidlearn.clips import ClipDataset, build_cache, make_loader
+    from vidlearn.training.module import VideoModule
+    from vidlearn.training.optim import class_weights
+
+    started = time.time()
+    _quiet_lightning()
+    run = Path(run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    cfg = prepare_config(cfg, train_records)
+    cfg.save(run / "config.yaml")
+    L.seed_everything(cfg.optim.seed, workers=True, verbose=False)
+    cache = build_cache(cfg)
+    classes = cfg.task.classes
+    class_to_idx = {c: i for i, c in enumerate(classes)} if cfg.task.kind == "classification" else None
+
+    skip_log = run / "skipped.jsonl"
+    train_ds = ClipDataset.from_config(train_records, cfg, train=True, class_to_idx=class_to_idx, cache=cache, skip_log=skip_log)
+    workers = cfg.data.num_workers
+    bs = min(cfg.optim.batch_size, len(train_records))
+    train_dl = make_loader(train_ds, batch_size=bs, shuffle=True, num_workers=workers, seed=cfg.optim.seed, drop_last=len(train_records) > bs)
+    val_dl = None
+    if val_records:
+        val_ds = ClipDataset.from_config(val_records, cfg, train=False, class_to_idx=class_to_idx, cache=cache, skip_log=skip_log)
+        val_dl = make_loader(val_ds, batch_size=cfg.optim.batch_size, shuffle=False, num_workers=workers, seed=cfg.optim.seed)
+
+    weights = None
+    if cfg.task.kind == "classification" and cfg.optim.class_weights:
+        weights = class_weights([class_to_idx[r.target] for r in train_records], len(classes))  # type: ignore[index]
+    model = build_task_model(cfg)
+    if train_ds.sequences:
+        if cache is None:
+            echo("note: data.cache is off, so every clip re-encodes the frame features of its whole video (slow)")
+        _set_input_stats(model, train_ds, progress=progress, echo=echo)
+    module = VideoModule(model, cfg, class_weights=weights)
+
+    ckpt_dir = run / "checkpoints"
+    task = build_task(cfg.task)
+    monitor = (task.monitor, task.mode)
+    checkpoint = ModelCheckpoint(
+        dirpath=ckpt_dir,
+        filename="best",
+        monitor=monitor[0] if val_dl is not None else None,
+        mode=monitor[1],
+        save_last=True,
+        save_top_k=1,
+        enable_version_counter=False,
+    )
+    trainer_callbacks: list = [checkpoint, _resume_epoch_callback(train_ds)]
+    if cfg.optim.early_stopping and val_dl is not None:
+        trainer_callbacks.append(EarlyStopping(monitor="val_loss", patience=cfg.optim.early_stopping, mode="min"))
+    from vidlearn.progress import interactive
+
+    bar = progress and interactive()
+    if bar:
+        trainer_callbacks.append(TQDMProgressBar(leave=False))
+    elif progress:
+        trainer_callbacks.append(_epoch_lines(echo))
+    trainer_callbacks += list(callbacks or [])  # e.g. tuning's pruning callback
+    precision = cfg.optim.precision
+    if precision == "auto":
+        precision = ("bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed") if torch.cuda.is_available() else "32-true"
+    elif precision == "32":
+        precision = "32-true"
+    n_dev = int(devices) if str(devices).isdigit() else devices
+    trainer = L.Trainer(
+        max_epochs=cfg.optim.epochs,
+        accelerator="auto",
+        devices=n_dev,
+        strategy="ddp" if isinstance(n_dev, int) and n_dev > 1 else "auto",
+        precision=precision,
+        accumulate_grad_batches=cfg.optim.accumulate,
+        gradient_clip_val=cfg.optim.grad_clip or None,
+        callbacks=trainer_callbacks,
+        logger=[CSVLogger(run, name="logs", version=""), TensorBoardLogger(run, name="tb", version="", default_hp_metric=False)],
+        enable_progress_bar=bar,
+        enable_model_summary=False,
+        log_every_n_steps=1,
+        num_sanity_val_steps=0,
+        deterministic=False,
+        default_root_dir=run,
+    )
+    last = ckpt_dir / "last.ckpt"
+    ckpt_path = None
+    if resume:
+        if last.is_file():
+            ckpt_path = str(last)
+            echo(f"resuming from {last}")
+        else:
+            echo(f"no checkpoint at {last}: starting from scratch")
+    if ckpt_path is not None and trainer.is_global_zero:
+        _set_aside_log_history(run / "logs")
+    with warnings.catch_warnings():
+        for message in _NOISE:
+            warnings.filterwarnings("ignore", message=message)
+        trainer.fit(module, train_dataloaders=train_dl, val_dataloaders=val_dl, ckpt_path=ckpt_path)
+    if trainer.is_global_zero:
+        _merge_log_history(run / "logs")
+    epochs = int(trainer.current_epoch)
+    skipped = train_ds.skipped + (val_ds.skipped if val_dl is not None else [])
+    if not trainer.is_global_zero:
+        return TrainResult(run, None, None, epochs, time.time() - started, skipped)
+
+    best = Path(checkpoint.best_model_path) if checkpoint.best_model_path else None
+    if best and best.is_file() and val_dl is not None:
+        state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
+        module.load_state_dict(state)
+    model = module.model.cpu().eval()
+    metrics = None
+    targets = eval_records if eval_records is not None else val_records
+    files: dict[str, Path] = {}
+    if targets:
+        metrics, files = evaluate_and_report(model, targets, cfg, run / "eval", cache=cache, progress=progress)
+        skipped += [(s["path"], s["reason"]) for s in metrics.get("skipped", [])]
+    curves = _plot_curves(run)
+    if curves:
+        files["curves"] = curves
+    from vidlearn.predictors.artifact import save_artifact
+
+    artifact = save_artifact(
+        run / "model", model, cfg, classes if cfg.task.kind == "classification" else [],
+        metrics=metrics["video"] if metrics else None,
+        extra_files={f"{k}{v.suffix}": v for k, v in files.items()} or None,
+    )
+    from vidlearn.reports import (
+        write_run_report,  # eval/report.html; a failure only warns
+    )
+
+    write_run_report(
+        run / "eval", title=f"Training report: {run.name}", metrics=metrics or {}, config=cfg, echo=echo,
+        timing={"total": time.time() - started},
+        info={"model": cfg.model.name, "epochs": epochs, "training videos": len(train_records), "evaluation videos": len(targets or [])},
+    )
+    if cache is not None:
+        ci = cache.info()
+        echo(f"frame cache {cache.root}: {ci['entries']} video(s), {ci['bytes'] / 1e6:.1f} MB ({cache.format}, {cfg.decode.fps:g} fps, short side {cfg.decode.short_side})")
+    if skipped:
+        echo(f"{len(set(skipped))} video(s) skipped: " + "; ".join(f"{p}: {r}" for p, r in sorted(set(skipped))[:10]))
+    return TrainResult(run, artifact, metrics, epochs, time.time() - started, sorted(set(skipped)))
+
+
+def _plot_curves(run: Path) -> Path | None:
+    csv = run / "logs" / "metrics.csv"
+    if not csv.is_file():
+        return None
+    from vidlearn.tasks.plots import plot_learning_curves
+
+    try:
+        return plot_learning_curves(csv, run / "eval" / "curves.png")
+    except Exception:  # noqa: BLE001 - a missing picture must not fail a finished training
+        return None
+
+
+def cross_validate(
+    records: list[VideoRecord],
+    cfg: ExperimentConfig,
+    run_dir: str | Path,
+    *,
+    cv: str,
+    devices: int | str = 1,
+    resume: bool = False,
+    progress: bool = True,
+    echo: Echo = print,
+) -> dict[str, Any]:
+    """Train and evaluate every fold of `cv` ("kfold:K" or "leave-one-group-out"); each fold is
+    trained for the configured epochs on its training part and tested once on its held-out part
+    (no model selection on the test fold). Writes cv_metrics.json and the pooled confusion matrix."""
+    from vidlearn.data.splits import parse_cv
+    from vidlearn.tasks.metrics import summarize_folds, write_metrics
+
+    run = Path(run_dir)
+    protocol = parse_cv(cv, seed=cfg.optim.seed)
+    folds = protocol.splits(records)
+    cfg = prepare_config(cfg, records)  # classes from all data: every fold has the same head
+    per_fold = []
+    for i, fold in enumerate(folds, start=1):
+        fold_dir = run / "folds" / safe_name(fold.name)
+        done = fold_dir / "eval" / "metrics.json"
+        if resume and done.is_file() and (fold_dir / "model").is_dir():
+            import json
+
+            echo(f"[{i}/{len(folds)}] {fold.name}: already done")
+            per_fold.append(json.loads(done.read_text()))
+            continue
+        echo(f"[{i}/{len(folds)}] {fold.name}: train {len(fold.train)}, test {len(fold.test)}")
+        res = fit(fold.train, cfg, fold_dir, eval_records=fold.test, devices=devices, resume=resume, progress=progress, echo=echo)
+        if res.metrics is None:
+            continue
+        per_fold.append(res.metrics)
+        m = res.metrics["video"]
+        echo(f"    {fold.name}: " + (f"video accuracy {m['accuracy']:.3f}" if "accuracy" in m else f"video MAE {m['mae']:.3f}"))
+    summary = {
+        "protocol": str(protocol),
+        "video": summarize_folds([f["video"] for f in per_fold]),
+        "clip": summarize_folds([f["clip"] for f in per_fold]),
+        "folds": [f.name for f in folds],
+    }
+    write_metrics(run / "cv_metrics.json", summary)
+    if "confusion_matrix" in summary["video"]:
+        from vidlearn.tasks.plots import plot_confusion_matrix
+
+        plot_confusion_matrix(np.asarray(summary["video"]["confusion_matrix"]), cfg.task.classes, run / "cv_confusion.png")
+    from vidlearn.reports import (
+        write_cv_report,  # report.html beside cv_metrics.json; a failure only warns
+    )
+
+    write_cv_report(run, summary, folds={f.name: run / "folds" / safe_name(f.name) for f in folds}, config=cfg, info={"model": cfg.model.name}, echo=echo)
+    return summary
+
