@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import re
 import struct
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,7 +153,9 @@ def load_pretrained(model: nn.Module, source: Source, *, head: HeadMode = "auto"
         status, skipped = "kept", ()
         message = f"head kept: the checkpoint has no classifier under {' / '.join(prefixes) or 'a head prefix'} (loaded {len(mapped)} tensors from {where})"
     try:
-        result = model.load_state_dict(mapped, strict=False)
+        with warnings.catch_warnings():  # a meta-device model is only checked: copying into it is a no-op
+            warnings.filterwarnings("ignore", message=".*copying from a non-meta parameter")
+            result = model.load_state_dict(mapped, strict=False)
     except RuntimeError as exc:  # e.g. a dtype that cannot be copied
         raise ArtifactError(where, f"cannot be loaded into {name}: {_first_line(exc)}") from None
     left = [k for k in result.missing_keys if not k.endswith("num_batches_tracked") and k not in model_head]
@@ -386,15 +389,16 @@ def _torch_load(file: Path) -> Any:
         raise ArtifactError(file, "checkpoint file not found") from None
     except Exception as exc:  # noqa: BLE001 - an unreadable file is the user's input
         text = str(exc)
-        if "Weights only load failed" in text or "weights_only" in text:
-            needed = sorted(set(re.findall(r"GLOBAL ([\w.]+)", text)))
-            what = f" ({', '.join(needed)})" if needed else ""
+        needed = sorted(set(re.findall(r"GLOBAL ([\w.]+)", text)))
+        if needed:  # a pickle that would import (and may run) code to load
             raise ArtifactError(
                 file,
-                f"refused: loading it needs Python objects beyond tensors{what}; vidlearn reads checkpoints only "
-                "with torch.load(weights_only=True) or safetensors (re-save the model's state_dict() to use it)",
+                f"refused: loading it needs Python objects beyond tensors ({', '.join(needed)}); vidlearn reads checkpoints "
+                "only with torch.load(weights_only=True) or safetensors (re-save the model's state_dict() to use it)",
             ) from None
-        raise ArtifactError(file, f"not a readable torch checkpoint ({_first_line(exc)})") from None
+        detail = re.search(r"WeightsUnpickler error:\s*(.+)", text)
+        reason = detail.group(1).strip() if detail else _first_line(exc)
+        raise ArtifactError(file, f"not a readable torch checkpoint ({reason[:120]})") from None
 
 
 def _is_tensor_mapping(obj: Any) -> bool:

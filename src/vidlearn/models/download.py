@@ -30,6 +30,7 @@ from vidlearn.progress import progress_bar
 __all__ = ["DownloadError", "fetch_weights", "find_weights", "resolve_weights", "weights_dir", "weights_path"]
 
 CHUNK = 1 << 20
+_CHECKPOINT_SUFFIXES = (".pth", ".pt", ".pyth", ".ckpt", ".bin", ".safetensors", ".vidlearn", ".tar")
 CONNECT_TIMEOUT = 10.0  # seconds for the connection and for each read (a stalled read resumes)
 
 
@@ -86,7 +87,7 @@ def resolve_weights(name_or_path: str | Path, cache_dir: str | Path | None = Non
         return path
     name = str(name_or_path)
     if not is_weights_name(name):
-        if "/" in name or path.suffix:
+        if "/" in name or path.suffix in _CHECKPOINT_SUFFIXES:
             raise ConfigError(f"weights file not found: {path}")
         get_weights(name)  # a typo: ConfigError with the close names
     entry = get_weights(name)
