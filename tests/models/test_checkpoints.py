@@ -312,6 +312,7 @@ def test_build_model_with_weights_path_and_missing_names(tmp_path: Path, monkeyp
     model = build_model("r3d_18", num_classes=7, width=4, weights=str(path))
     assert model.weights_report.head == "replaced" and model.fc.out_features == 7
     monkeypatch.setenv("VIDLEARN_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # no torch-hub copy either
     expected = tmp_path / "home" / "weights" / "r3d_18-b3b3357e.pth"
     with pytest.raises(ConfigError, match=rf"vidlearn weights fetch r3d_18\.kinetics400.*{expected}"):
         build_model("r3d_18", num_classes=400, weights="r3d_18.kinetics400")
