@@ -305,6 +305,39 @@ def test_head_is_replaced_when_classes_differ_and_says_so(tmp_path: Path) -> Non
     assert report.head == "kept" and report.message.startswith("head kept: the checkpoint has no classifier under fc")
 
 
+class _Net(nn.Module):
+    """A model whose classifier has two Linear layers, with or without a leading Dropout."""
+
+    head_prefix = "classifier"
+
+    def __init__(self, dropout: bool) -> None:
+        super().__init__()
+        self.trunk = nn.Linear(6, 4)
+        layers = [nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3)]
+        self.classifier = nn.Sequential(*([nn.Dropout(0.5)] if dropout else []), *layers)
+
+    @property
+    def head(self) -> nn.Module:
+        return self.classifier
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.trunk(x))
+
+
+def test_multi_layer_heads_pair_in_natural_order_from_a_sorted_file(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    source = _Net(dropout=False).eval()
+    path = tmp_path / "net.safetensors"  # safetensors stores keys sorted: classifier.0.bias first
+    save_file(source.state_dict(), str(path))
+    target = _Net(dropout=True).eval()  # classifier.1.* and classifier.3.*
+    report = load_pretrained(target, path)
+    assert report.head == "loaded" and report.tensors == 6
+    x = torch.randn(2, 6)
+    torch.testing.assert_close(target(x), source(x), rtol=0, atol=0)
+    memory = load_pretrained(_Net(dropout=True), source.state_dict())  # an in-memory state dict
+    assert memory.path is None and "<state dict>" in memory.message
+
+
 def test_build_model_with_weights_path_and_missing_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     source = _small()
     path = tmp_path / "r3d.pth"

@@ -58,7 +58,7 @@ class Checkpoint:
     "safetensors") and, where the form carries one, its configuration (a Hugging Face
     ``config.json``; a vidlearn artifact's ``{"meta": ..., "config": ...}``)."""
 
-    path: Path
+    path: Path | None  # None for a state dict handed over in memory
     state_dict: dict[str, torch.Tensor]
     format: str
     config: dict[str, Any] | None = None
@@ -117,7 +117,7 @@ def load_pretrained(model: nn.Module, source: Source, *, head: HeadMode = "auto"
     if head not in ("auto", "load", "new"):
         raise ValueError(f"head must be 'auto', 'load' or 'new', got {head!r}")
     ckpt = _as_checkpoint(source)
-    where: str | Path = ckpt.path if str(ckpt.path) else "<state dict>"
+    where: str | Path = ckpt.path if ckpt.path is not None else "<state dict>"
     name = getattr(model, "model_name", type(model).__name__)
     own = model.state_dict()
     prefixes = _head_prefixes(model)
@@ -161,7 +161,7 @@ def load_pretrained(model: nn.Module, source: Source, *, head: HeadMode = "auto"
     left = [k for k in result.missing_keys if not k.endswith("num_batches_tracked") and k not in model_head]
     if left or result.unexpected_keys:  # pragma: no cover - guarded by the checks above
         raise ArtifactError(where, f"does not match {name}: missing {_listed(left)}; unexpected {_listed(result.unexpected_keys)}")
-    return LoadReport(Path(where) if str(ckpt.path) else None, name, ckpt.format, len(mapped), status, message, skipped, ckpt.config)
+    return LoadReport(ckpt.path, name, ckpt.format, len(mapped), status, message, skipped, ckpt.config)
 
 
 def _as_checkpoint(source: Source) -> Checkpoint:
@@ -170,7 +170,7 @@ def _as_checkpoint(source: Source) -> Checkpoint:
     if isinstance(source, Mapping):
         if not _is_tensor_mapping(source):
             raise ArtifactError("<state dict>", "expected a mapping of parameter names to tensors")
-        return Checkpoint(Path(""), dict(source), "state_dict")
+        return Checkpoint(None, dict(source), "state_dict")
     path = Path(source).expanduser()
     if not path.exists() and isinstance(source, str) and "/" not in source:
         from vidlearn.models.download import resolve_weights  # a catalogue name
@@ -211,16 +211,10 @@ def _backbone_problems(own: Mapping[str, torch.Tensor], model_head: set[str], ba
     return missing + unexpected + shapes
 
 
-def _relative(key: str, prefixes: list[str]) -> str:
-    for p in prefixes:
-        if key.startswith(p + "."):
-            return key[len(p) + 1:]
-    return key
-
-
 def _pair_head(theirs: list[str], mine: list[str], state: Mapping[str, torch.Tensor], own: Mapping[str, torch.Tensor]) -> dict[str, str] | None:
     """Checkpoint head key -> model head key when every shape fits, else None. Paired by the exact
-    key, else by the leaf name (``fc.weight`` -> ``fc.1.weight``), else in order."""
+    key, else by the leaf name (``fc.weight`` -> ``fc.1.weight``), else in natural order (module
+    indices as numbers, so a safetensors file's sorted keys pair like a state dict's)."""
     if len(theirs) != len(mine):
         return None
     leaf = lambda k: k.rsplit(".", 1)[-1]  # noqa: E731
@@ -230,8 +224,12 @@ def _pair_head(theirs: list[str], mine: list[str], state: Mapping[str, torch.Ten
         by_leaf = {leaf(k): k for k in mine}
         pairs = {k: by_leaf[leaf(k)] for k in theirs}
     else:
-        pairs = dict(zip(theirs, mine))
+        pairs = dict(zip(sorted(theirs, key=_natural), sorted(mine, key=_natural)))
     return pairs if all(tuple(state[a].shape) == tuple(own[b].shape) for a, b in pairs.items()) else None
+
+
+def _natural(key: str) -> tuple[tuple[int, int | str], ...]:
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in key.split("."))
 
 
 def _classes(state: Mapping[str, torch.Tensor], keys: list[str]) -> int | None:
