@@ -16,6 +16,8 @@ from __future__ import annotations
 # importing the family modules registers their models
 from vidlearn.models import c3d, frame, recurrent, resnet3d, transformer, x3d  # noqa: F401
 from vidlearn.models.base import VideoClassifier, make_head, reset_head
+from vidlearn.models.checkpoints import Checkpoint, LoadReport, load_pretrained, open_checkpoint, read_checkpoint
+from vidlearn.models.download import DownloadError, fetch_weights, find_weights, resolve_weights, weights_dir, weights_path
 from vidlearn.models.efficientnet_lite import (
     EFFNET_LITE0_MEAN,
     EFFNET_LITE0_STD,
@@ -38,6 +40,7 @@ from vidlearn.models.registry import (
     takes_feature_sequences,
 )
 from vidlearn.models.torchvision_compat import load_torchvision_checkpoint, torchvision_state_dict
+from vidlearn.models.weights import Preprocessing, WeightsEntry, get_weights, list_weights, weights_for
 
 __all__ = [
     "EFFNET_LITE0_MEAN",
@@ -62,4 +65,20 @@ __all__ = [
     "reset_head",
     "takes_feature_sequences",
     "torchvision_state_dict",
+    "Checkpoint",
+    "DownloadError",
+    "LoadReport",
+    "Preprocessing",
+    "WeightsEntry",
+    "fetch_weights",
+    "find_weights",
+    "get_weights",
+    "list_weights",
+    "load_pretrained",
+    "open_checkpoint",
+    "read_checkpoint",
+    "resolve_weights",
+    "weights_dir",
+    "weights_for",
+    "weights_path",
 ]

@@ -108,6 +108,8 @@ class R2Plus1dStem(nn.Sequential):
 class VideoResNet(VideoClassifier):
     """torchvision-compatible video ResNet; the classifier is `fc` (alias `head`)."""
 
+    head_prefix = "fc"
+
     def __init__(
         self,
         conv_makers: Sequence[ConvBuilder],
