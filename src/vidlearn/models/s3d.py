@@ -63,7 +63,7 @@ class SepInception(nn.Module):
 
 
 def _fit(kernel: _Triple, x: torch.Tensor) -> _Triple:
-    t, h, w = x.shape[-3:]
+    t, h, w = (int(s) for s in x.shape[-3:])  # plain ints: constant kernels in an exported graph
     return min(kernel[0], t), min(kernel[1], h), min(kernel[2], w)
 
 
@@ -73,7 +73,7 @@ class FittedMaxPool3d(nn.MaxPool3d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         k, p = self.kernel_size, self.padding
-        sizes = tuple(s + 2 * q for s, q in zip(x.shape[-3:], p))
+        sizes = tuple(int(s) + 2 * q for s, q in zip(x.shape[-3:], p))
         if all(s >= kk for s, kk in zip(sizes, k)):
             return super().forward(x)
         kernel = tuple(min(kk, s) for kk, s in zip(k, sizes))
