@@ -129,7 +129,10 @@ class SlowFast(PTVNet):
             raise ValueError(
                 f"SlowFast takes clips whose length is a multiple of alpha={self.alpha} (32 natively), got T={t}"
             )
-        slow = x.index_select(2, pack_pathway_indices(t, self.alpha).to(x.device))
+        # the indices are constants of an exported graph: ONNX's linspace, recomputed in
+        # onnxruntime, gives frame 30 where torch gives 31 (T = 32)
+        frames = torch.tensor(pack_pathway_indices(int(t), self.alpha).tolist(), device=x.device)
+        slow = x.index_select(2, frames)
         y: list[torch.Tensor] | torch.Tensor = [slow, x]
         for block in self.blocks[:-1]:
             y = block(y)
