@@ -34,7 +34,7 @@ from vidlearn.models.resnet_ptv import ClassifierHead, PTVNet, init_ptv_weights,
 
 def pack_pathway_indices(num_frames: int, alpha: int) -> torch.Tensor:
     """The frames the Slow pathway sees: PyTorchVideo's PackPathway rule (int64 indices)."""
-    return torch.linspace(0, num_frames - 1, num_frames // alpha).long()
+    return torch.linspace(0, num_frames - 1, num_frames // alpha, device="cpu").long()  # on the CPU even under a meta default
 
 
 class FuseFastToSlow(nn.Module):
