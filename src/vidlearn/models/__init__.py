@@ -16,6 +16,7 @@ from __future__ import annotations
 # importing the family modules registers their models
 from vidlearn.models import c3d, frame, recurrent, resnet3d, transformer, x3d  # noqa: F401
 from vidlearn.models import mvit, s3d, swin3d  # noqa: F401  (torchvision architectures)
+from vidlearn.models import resnet_ptv, slowfast  # noqa: F401  (PyTorchVideo architectures)
 from vidlearn.models.base import VideoClassifier, make_head, reset_head
 from vidlearn.models.checkpoints import Checkpoint, LoadReport, load_pretrained, open_checkpoint, read_checkpoint
 from vidlearn.models.download import DownloadError, fetch_weights, find_weights, resolve_weights, weights_dir, weights_path
