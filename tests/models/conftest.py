@@ -20,6 +20,8 @@ TINY_OPTIONS: dict[str, dict] = {
     "mc3_18": {"width": 8},
     "r2plus1d_18": {"width": 8},
     "feature_rnn": {"in_features": 12},
+    "slow_r50": {"width": 8},
+    "slowfast_r50": {"width": 16},
     "vit_tiny_video": {"num_frames": CLIP[0], "img_size": CLIP[1], "patch_size": 8, "depth": 2},
 }
 # options that a model needs at its default size

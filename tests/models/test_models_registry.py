@@ -15,7 +15,8 @@ from vidlearn.models.registry import _REGISTRY
 def test_list_models_filters_by_family_glob_and_substring() -> None:
     everything = list_models()
     assert everything == sorted(everything) and len(everything) == len(set(everything))
-    assert set(list_models("transformer")) == {"vit_tiny_video"}
+    assert {"vit_tiny_video", "mvit_v2_s", "swin3d_t"} <= set(list_models("transformer"))
+    assert not set(list_models("transformer")) & set(list_models("3d"))
     assert set(list_models("frame")) == {"frame_cnn_small", "frame_effnet_lite0"}
     assert {"lrcn_small", "lrcn_effnet_lite0", "feature_rnn"} == set(list_models("recurrent"))
     three_d = list_models("3d")
