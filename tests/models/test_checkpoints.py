@@ -142,7 +142,7 @@ def test_each_form_reads_back_exactly_and_loads(tmp_path: Path, form: str) -> No
 @pytest.mark.parametrize("single_file", [False, True])
 def test_vidlearn_artifacts_read_directly(tmp_path: Path, single_file: bool) -> None:
     from vidlearn.config import ExperimentConfig
-    from vidlearn.deploy.artifact import save_artifact  # the real writer; the reader does not import it
+    from vidlearn.predictors.artifact import save_artifact  # the real writer; the reader does not import it
 
     model = _small(num_classes=3, dropout=0.2)
     cfg = ExperimentConfig().override(["model.name=r3d_18", "model.options={width: 4, dropout: 0.2}"])

@@ -14,12 +14,35 @@ features), "3d" (C3D, R3D/MC3/R(2+1)D, X3D), "transformer" (divided space-time v
 from __future__ import annotations
 
 # importing the family modules registers their models
-from vidlearn.models import c3d, frame, recurrent, resnet3d, transformer, x3d  # noqa: F401
-from vidlearn.models import mvit, s3d, swin3d  # noqa: F401  (torchvision architectures)
-from vidlearn.models import resnet_ptv, slowfast  # noqa: F401  (PyTorchVideo architectures)
+from vidlearn.models import (  # noqa: F401  # noqa: F401  (torchvision architectures)  # noqa: F401  (PyTorchVideo architectures)
+    c3d,
+    frame,
+    mvit,
+    recurrent,
+    resnet3d,
+    resnet_ptv,
+    s3d,
+    slowfast,
+    swin3d,
+    transformer,
+    x3d,
+)
 from vidlearn.models.base import VideoClassifier, make_head, reset_head
-from vidlearn.models.checkpoints import Checkpoint, LoadReport, load_pretrained, open_checkpoint, read_checkpoint
-from vidlearn.models.download import DownloadError, fetch_weights, find_weights, resolve_weights, weights_dir, weights_path
+from vidlearn.models.checkpoints import (
+    Checkpoint,
+    LoadReport,
+    load_pretrained,
+    open_checkpoint,
+    read_checkpoint,
+)
+from vidlearn.models.download import (
+    DownloadError,
+    fetch_weights,
+    find_weights,
+    resolve_weights,
+    weights_dir,
+    weights_path,
+)
 from vidlearn.models.efficientnet_lite import (
     EFFNET_LITE0_MEAN,
     EFFNET_LITE0_STD,
@@ -27,10 +50,10 @@ from vidlearn.models.efficientnet_lite import (
     efficientnet_lite0_weights_path,
     load_efficientnet_lite0_weights,
 )
+from vidlearn.models.pretrained import build_model
 from vidlearn.models.recurrent import FeatureRNN
 from vidlearn.models.registry import (
     FAMILIES,
-    build_model,
     count_macs,
     example_input,
     list_models,
@@ -41,8 +64,17 @@ from vidlearn.models.registry import (
     register_model,
     takes_feature_sequences,
 )
-from vidlearn.models.torchvision_compat import load_torchvision_checkpoint, torchvision_state_dict
-from vidlearn.models.weights import Preprocessing, WeightsEntry, get_weights, list_weights, weights_for
+from vidlearn.models.torchvision_compat import (
+    load_torchvision_checkpoint,
+    torchvision_state_dict,
+)
+from vidlearn.models.weights import (
+    Preprocessing,
+    WeightsEntry,
+    get_weights,
+    list_weights,
+    weights_for,
+)
 
 __all__ = [
     "EFFNET_LITE0_MEAN",

@@ -24,7 +24,12 @@ import urllib.request
 from pathlib import Path
 
 from vidlearn.errors import ConfigError, VidlearnError
-from vidlearn.models.weights import WeightsEntry, WeightsFile, get_weights, is_weights_name
+from vidlearn.models.weights import (
+    WeightsEntry,
+    WeightsFile,
+    get_weights,
+    is_weights_name,
+)
 from vidlearn.progress import progress_bar
 
 __all__ = ["DownloadError", "fetch_weights", "find_weights", "resolve_weights", "weights_dir", "weights_path"]

@@ -12,7 +12,11 @@ import torch
 from torch import nn
 
 from vidlearn.models.base import VideoClassifier, make_head
-from vidlearn.models.frame_encoders import FreezableEncoderMixin, freeze_params, make_frame_encoder
+from vidlearn.models.frame_encoders import (
+    FreezableEncoderMixin,
+    freeze_params,
+    make_frame_encoder,
+)
 from vidlearn.models.registry import register_model
 
 RNNS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}

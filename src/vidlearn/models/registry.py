@@ -18,7 +18,6 @@ import logging
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
@@ -112,17 +111,12 @@ def takes_feature_sequences(name: str) -> bool:
     return "in_features" in model_options(name)
 
 
-def build_model(name: str, *, num_classes: int, weights: str | Path | None = None, **options: Any) -> nn.Module:
+def build_model(name: str, *, num_classes: int, **options: Any) -> nn.Module:
     """Build a registered model. Every model maps float (B, 3, T, H, W) to (B, num_classes)
     (except `feature_rnn`, which takes (B, T, F)), has `forward_features(x) -> (B, num_features)`
-    and a replaceable classifier `model.head`.
-
-    `weights`: a checkpoint path (any form `vidlearn.models.checkpoints` reads) or a catalogue
-    name ("r3d_18.kinetics400", once fetched), loaded strictly; the classifier is loaded when it
-    fits `num_classes`, else kept fresh. What happened is `model.weights_report` (a LoadReport)."""
+    and a replaceable classifier `model.head`. Freshly initialised: `vidlearn.models.build_model`
+    (`pretrained.build_model`) also loads `weights`."""
     entry = _entry(name)
-    if weights is not None:
-        weights = _weights_source(name, weights)
     if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
         raise ConfigError(f"model {name}: num_classes must be a positive integer, got {num_classes!r}")
     accepted = model_options(name)
@@ -141,22 +135,7 @@ def build_model(name: str, *, num_classes: int, weights: str | Path | None = Non
         raise ConfigError(f"model.options: {name}: {exc}") from exc
     model.model_name = name
     use_channels_last_3d(model)
-    if weights is not None:
-        from vidlearn.models.checkpoints import load_pretrained
-
-        model.weights_report = load_pretrained(model, weights, head="auto")
-        logger.info("%s: %s", name, model.weights_report.message)
     return model
-
-
-def _weights_source(name: str, weights: str | Path) -> Path:
-    """A `weights` argument as a local path; a catalogue entry must be for architecture `name`."""
-    from vidlearn.models.download import resolve_weights
-    from vidlearn.models.weights import get_weights, is_weights_name
-
-    if isinstance(weights, str) and is_weights_name(weights) and get_weights(weights).architecture != name:
-        raise ConfigError(f"model.weights: {weights} are weights for {get_weights(weights).architecture}, not {name}")
-    return resolve_weights(weights)
 
 
 def _to_channels_last_3d(module: nn.Module, args: tuple) -> tuple:

@@ -29,7 +29,13 @@ import torch
 from torch import nn
 
 from vidlearn.models.registry import register_model
-from vidlearn.models.resnet_ptv import ClassifierHead, PTVNet, init_ptv_weights, resnet_stage, resnet_stem
+from vidlearn.models.resnet_ptv import (
+    ClassifierHead,
+    PTVNet,
+    init_ptv_weights,
+    resnet_stage,
+    resnet_stem,
+)
 
 
 def pack_pathway_indices(num_frames: int, alpha: int) -> torch.Tensor:

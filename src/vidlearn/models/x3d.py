@@ -29,7 +29,15 @@ import torch
 from torch import nn
 
 from vidlearn.models.registry import register_model
-from vidlearn.models.resnet_ptv import BasicStem, Bottleneck, ClassifierHead, PTVNet, ResBlock, ResStage, init_ptv_weights
+from vidlearn.models.resnet_ptv import (
+    BasicStem,
+    Bottleneck,
+    ClassifierHead,
+    PTVNet,
+    ResBlock,
+    ResStage,
+    init_ptv_weights,
+)
 
 
 def round_width(width: float, multiplier: float, min_width: int = 8, divisor: int = 8) -> int:
