@@ -92,7 +92,14 @@ def test_stream_errors_are_reported_not_raised(make_artifact, tmp_path: Path) ->
     art = make_artifact("frame_cnn_small")
     report = run_predictions(art, "http://127.0.0.1:9/nothing.mkv", on_prediction=lambda p: None)
     assert report.predictions == [] and report.skipped and "http://127.0.0.1:9/nothing.mkv" in report.skipped[0][0]
-    (tmp_path / "model").mkdir()
-    (tmp_path / "model" / "baseline.json").write_text("{}")
+    import numpy as np
+    import pandas as pd
+
+    from vidlearn.training.baseline import fit_baseline
+
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({"path": [f"/v/{i}.mp4" for i in range(8)], "target": ["a", "b"] * 4,
+                          **{f"color.c{j}.mean": rng.normal(size=8).astype(np.float32) for j in range(3)}})
+    baseline = fit_baseline(table, estimator="logreg").save(tmp_path / "model")
     with pytest.raises(ConfigError, match="streams"):
-        run_predictions(tmp_path / "model", "rtsp://camera/1")
+        run_predictions(baseline, "rtsp://camera/1")

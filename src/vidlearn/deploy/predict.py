@@ -59,8 +59,10 @@ def _stream(predictor: Predictor, source: str, report: PredictReport, *, stride:
                 on_prediction(pred)
     except KeyboardInterrupt:
         report.skipped.append((source, f"stopped by the user after {len(report.predictions)} window(s)"))
+    except ConfigError:
+        raise  # the model cannot predict streams at all: not a problem of this stream
     except VidlearnError as exc:
-        report.skipped.append((source, f"{getattr(exc, 'reason', str(exc))} (after {len(report.predictions)} window(s))"))
+        report.skipped.append((source, f"{exc.reason} (after {len(report.predictions)} window(s))"))
 
 
 def run_predictions(

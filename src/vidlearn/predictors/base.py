@@ -38,7 +38,8 @@ class Prediction:
 
 @runtime_checkable
 class Predictor(Protocol):
-    """A saved model that predicts video files. ``kind`` is "deep" or "classical", ``task``
+    """A saved model that predicts video files. ``kind`` is "deep" or "baseline" (a classical
+    model), ``task``
     "classification" or "regression"; ``class_names`` is empty for regression."""
 
     kind: str
@@ -64,7 +65,7 @@ class Predictor(Protocol):
         """Window-by-window predictions over a long video (ConfigError where the model cannot)."""
         ...
 
-    def iter_timeline(self, source: str | Path, *, stride: float | None = None, top_k: int = 1) -> Iterator[Prediction]:
+    def iter_timeline(self, source: str | Path, *, stride: float | None = None, top_k: int = 1, batch: int = 1) -> Iterator[Prediction]:
         """The same as a generator, for streams that are predicted as they play."""
         ...
 

@@ -194,7 +194,7 @@ class ClassicalPredictor:
     scaling and the feature columns it reads. Meets the :class:`~vidlearn.predictors.base.Predictor`
     contract: it predicts video files by computing their features as for its training table."""
 
-    kind = "classical"
+    kind = "baseline"
 
     path: Path
     task: str
@@ -221,9 +221,9 @@ class ClassicalPredictor:
 
     def timeline(self, path: str | Path, *, stride: float | None = None, top_k: int = 1) -> list[Prediction]:
         """Not available: a classical model predicts whole videos (ConfigError)."""
-        raise ConfigError(f"{self.path}: a classical (baseline) model predicts whole videos, not timelines or streams; use a deep model")
+        raise ConfigError(f"{self.path}: --timeline needs a deep model; a baseline model predicts whole videos, not timelines or streams")
 
-    def iter_timeline(self, source: str | Path, *, stride: float | None = None, top_k: int = 1) -> Iterator[Prediction]:
+    def iter_timeline(self, source: str | Path, *, stride: float | None = None, top_k: int = 1, batch: int = 1) -> Iterator[Prediction]:  # noqa: ARG002
         """Not available: a classical model predicts whole videos (ConfigError)."""
         return iter(self.timeline(source, stride=stride, top_k=top_k))
 

@@ -49,7 +49,7 @@ def evaluate_classical(model: Any, records: Sequence[VideoRecord], out: str | Pa
         rows = [{"path": p, "true": str(t), "predicted": model.classes[int(s.argmax())],
                  "score": float(s.max()) if probabilities else None} for p, t, s in zip(table["path"], truth, scores)]
     else:
-        values = model.predict(table)
+        values = model.predict_table(table)
         video = regression_metrics(np.asarray(truth, dtype=np.float64), values, level="video")
         plot_regression_scatter(np.asarray(truth, dtype=np.float64), values, run / "scatter.png")
         rows = [{"path": p, "true": float(t), "predicted": float(v)} for p, t, v in zip(table["path"], truth, values)]

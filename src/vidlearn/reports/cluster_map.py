@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from vidlearn.errors import VidlearnError
+from vidlearn.reports import thumbnails
 from vidlearn.tasks.cluster_result import ClusterResult
 from vidlearn.tasks.clustering import NOISE, Projection, project
 
@@ -19,12 +20,10 @@ THUMBNAILS_MAX_VIDEOS = 100
 
 
 def middle_frame(path: str | Path, *, short_side: int = 48) -> np.ndarray | None:
-    """The frame in the middle of a video (``H x W x 3`` uint8), or None when it cannot be read."""
-    from vidlearn.io import probe, read_frames
-
+    """The frame in the middle of a video (``H x W x 3`` uint8), or None when it cannot be read
+    (a map keeps its point without a picture)."""
     try:
-        info = probe(path)
-        return read_frames(path, [max(0.0, info.duration / 2.0)], short_side=short_side)[0]
+        return thumbnails.middle_frame(path, short_side=short_side)
     except (VidlearnError, OSError, ValueError):
         return None
 

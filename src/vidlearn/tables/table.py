@@ -59,6 +59,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from vidlearn.config import DecodeConfig
 from vidlearn.data.records import VideoRecord
 from vidlearn.errors import ConfigError, DataSourceError
 from vidlearn.progress import Echo
@@ -93,13 +94,15 @@ __all__ = [
     "read_feature_table",
 ]
 
+DEFAULT_DECODE = DecodeConfig()  # the one place the default rate and size are stated: vidlearn.config
+
 
 def compute_feature_table(
     records: Sequence[VideoRecord],
     kinds: str | Sequence[str] = ("color", "shape", "motion"),
     *,
-    fps: float | None = 8.0,
-    short_side: int | None = 128,
+    fps: float | None = DEFAULT_DECODE.fps,
+    short_side: int | None = DEFAULT_DECODE.short_side,
     out: str | Path,
     workers: int = 2,
     progress: bool = True,

@@ -136,7 +136,7 @@ def _started(trials: Sequence[optuna.trial.FrozenTrial]) -> int:
 def _recover_interrupted(study: optuna.Study, space: list[Param], echo: Echo) -> None:
     """Trials left RUNNING by a killed search: mark them failed/interrupted and queue their
     parameters again (only safe under the folder lock: nobody else runs this study)."""
-    storage = study.study_storage  # noqa: SLF001 - optuna has no public API to fail a foreign trial
+    storage = study._storage  # noqa: SLF001 - optuna has no public API to fail a foreign trial
     names = {p.name for p in space}
     waiting = [t.params for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,))]
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
