@@ -15,6 +15,7 @@ from __future__ import annotations
 
 # importing the family modules registers their models
 from vidlearn.models import c3d, frame, recurrent, resnet3d, transformer, x3d  # noqa: F401
+from vidlearn.models import timesformer, videomae  # noqa: F401  (transformers architectures)
 from vidlearn.models.base import VideoClassifier, make_head, reset_head
 from vidlearn.models.efficientnet_lite import (
     EFFNET_LITE0_MEAN,
