@@ -24,6 +24,7 @@ from vidlearn.models.efficientnet_lite import (
     efficientnet_lite0_weights_path,
     load_efficientnet_lite0_weights,
 )
+from vidlearn.models.hf_config import from_hf_config
 from vidlearn.models.recurrent import FeatureRNN
 from vidlearn.models.registry import (
     FAMILIES,
@@ -51,6 +52,7 @@ __all__ = [
     "count_macs",
     "efficientnet_lite0_weights_path",
     "example_input",
+    "from_hf_config",
     "list_models",
     "load_efficientnet_lite0_weights",
     "load_torchvision_checkpoint",
