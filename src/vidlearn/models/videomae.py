@@ -37,9 +37,10 @@ HIDDEN_ACTS = ("gelu",)  # HF's ACT2FN["gelu"] is exact (erf) GELU
 def sinusoid_table(positions: int, dim: int) -> torch.Tensor:
     """(1, positions, dim) float32: sin on even, cos on odd channels of pos / 10000^(2*(j//2)/dim),
     computed in float64 like the reference's numpy table, then rounded to float32."""
-    pos = torch.arange(positions, dtype=torch.float64)[:, None]
-    expo = (2 * (torch.arange(dim) // 2)).to(torch.float64) / dim
-    angles = pos / torch.pow(torch.tensor(10000.0, dtype=torch.float64), expo)
+    cpu = torch.device("cpu")  # also under a `torch.device("meta")` context: the table is data, not a shape
+    pos = torch.arange(positions, dtype=torch.float64, device=cpu)[:, None]
+    expo = (2 * (torch.arange(dim, device=cpu) // 2)).to(torch.float64) / dim
+    angles = pos / torch.pow(torch.tensor(10000.0, dtype=torch.float64, device=cpu), expo)
     table = torch.empty_like(angles)
     table[:, 0::2] = torch.sin(angles[:, 0::2])
     table[:, 1::2] = torch.cos(angles[:, 1::2])
@@ -132,7 +133,8 @@ class VideoMAE(VideoClassifier):
         tokens = (num_frames // tubelet_size) * grid * grid
         kernel = (tubelet_size, patch_size, patch_size)
         embeddings = holder(patch_embeddings=holder(projection=nn.Conv3d(3, hidden_size, kernel, kernel)))
-        embeddings.register_buffer("position_embeddings", sinusoid_table(tokens, hidden_size), persistent=False)
+        table = sinusoid_table(tokens, hidden_size).to(embeddings.patch_embeddings.projection.weight.device)
+        embeddings.register_buffer("position_embeddings", table, persistent=False)
         layers = [Layer(hidden_size, num_attention_heads, intermediate_size, layer_norm_eps, qv_bias) for _ in range(num_hidden_layers)]
         self.videomae = holder(embeddings=embeddings, encoder=holder(layer=nn.ModuleList(layers)))
         self.videomae.layernorm = None if use_mean_pooling else nn.LayerNorm(hidden_size, eps=layer_norm_eps)
