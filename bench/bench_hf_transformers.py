@@ -60,8 +60,8 @@ def bench(kind: str, batches: list[int], repeats: int) -> list[dict[str, float]]
                 raise SystemExit(f"{kind}: outputs differ from transformers' (max abs diff {diff:.2e})")
             t_ours, t_hf = [], []
             for _ in range(repeats):
-                t_ours.append(_timed(lambda: ours(x)))
-                t_hf.append(_timed(lambda: hf(pixel_values=pixel_values)))
+                t_ours.append(_timed(lambda x=x: ours(x)))
+                t_hf.append(_timed(lambda pv=pixel_values: hf(pixel_values=pv)))
         ours_s, hf_s = batch / statistics.median(t_ours), batch / statistics.median(t_hf)
         rows.append({"batch": batch, "ours": ours_s, "transformers": hf_s, "ratio": ours_s / hf_s, "max_abs_diff": diff})
         print(

@@ -300,6 +300,6 @@ def test_output_matches_transformers(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(FIXTURES))
 def test_full_size_model_exports_to_onnx(name: str) -> None:
     ort = pytest.importorskip("onnxruntime")
-    model, x, ref, fixture = _reference_model(name)
+    model, x, _, fixture = _reference_model(name)
     tol = fixture["suggested_tolerance"]
     _check_onnx(ort, model, x, x, rtol=tol["rtol"], atol=tol["atol"])
