@@ -23,6 +23,8 @@ TINY_OPTIONS: dict[str, dict] = {
     "slow_r50": {"width": 8},
     "slowfast_r50": {"width": 16},
     "vit_tiny_video": {"num_frames": CLIP[0], "img_size": CLIP[1], "patch_size": 8, "depth": 2},
+    **{name: {"num_frames": CLIP[0], "image_size": CLIP[1], "patch_size": 8, "hidden_size": 32, "num_hidden_layers": 2,
+              "num_attention_heads": 4, "intermediate_size": 64} for name in ("videomae_base", "timesformer_base")},
 }
 # options that a model needs at its default size
 REQUIRED_OPTIONS: dict[str, dict] = {"feature_rnn": {"in_features": 64}}

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from vidlearn.models import build_model, list_models, reset_head
+from vidlearn.models import build_model, list_models, native_clip, reset_head
 
 ALL = list_models()
 
@@ -25,7 +25,7 @@ def test_builds_at_default_size(name: str, zoo) -> None:
     # on the meta device: the real default-size graph is built and run for shapes, without the cost
     with torch.device("meta"):
         model = build_model(name, num_classes=7, **zoo.REQUIRED_OPTIONS.get(name, {})).eval()
-        clip = (16, 112, 112)
+        clip = native_clip(name) or (16, 112, 112)
         x = torch.empty(2, clip[0], model.in_features) if hasattr(model, "in_features") else torch.empty(2, 3, *clip)
         assert model(x).shape == (2, 7)
         assert model.forward_features(x).shape == (2, model.num_features)

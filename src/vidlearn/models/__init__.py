@@ -14,17 +14,19 @@ features), "3d" (C3D, R3D/MC3/R(2+1)D, X3D), "transformer" (divided space-time v
 from __future__ import annotations
 
 # importing the family modules registers their models
-from vidlearn.models import (  # noqa: F401  # noqa: F401  (torchvision architectures)  # noqa: F401  (PyTorchVideo architectures)
+from vidlearn.models import (  # noqa: F401
     c3d,
     frame,
-    mvit,
+    mvit,  # torchvision architectures: mvit, s3d, swin3d (and resnet3d)
     recurrent,
     resnet3d,
-    resnet_ptv,
+    resnet_ptv,  # PyTorchVideo architectures: resnet_ptv, slowfast, x3d
     s3d,
     slowfast,
     swin3d,
+    timesformer,  # transformers architectures: timesformer, videomae
     transformer,
+    videomae,
     x3d,
 )
 from vidlearn.models.base import VideoClassifier, make_head, reset_head
@@ -50,6 +52,7 @@ from vidlearn.models.efficientnet_lite import (
     efficientnet_lite0_weights_path,
     load_efficientnet_lite0_weights,
 )
+from vidlearn.models.hf_config import from_hf_config
 from vidlearn.models.pretrained import build_model
 from vidlearn.models.recurrent import FeatureRNN
 from vidlearn.models.registry import (
@@ -87,6 +90,7 @@ __all__ = [
     "count_macs",
     "efficientnet_lite0_weights_path",
     "example_input",
+    "from_hf_config",
     "list_models",
     "load_efficientnet_lite0_weights",
     "load_torchvision_checkpoint",

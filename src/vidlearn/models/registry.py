@@ -210,8 +210,9 @@ def model_info(
         # models built for one clip size (the video transformer) are built for the asked clip
         if "num_frames" in accepted and "num_frames" not in options:
             options["num_frames"] = clip[0]
-        if "img_size" in accepted and "img_size" not in options and clip[1] == clip[2]:
-            options["img_size"] = clip[1]
+        for size_option in ("img_size", "image_size"):  # the zoo's and Hugging Face's names
+            if size_option in accepted and size_option not in options and clip[1] == clip[2]:
+                options[size_option] = clip[1]
         with torch.device("meta"):
             model = build_model(name, num_classes=num_classes, **options)
         model_name, device = name, torch.device("meta")
