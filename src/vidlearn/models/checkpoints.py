@@ -27,7 +27,6 @@ from vidlearn.models.checkpoint_files import (
     is_tensor_mapping,
     listed,
     open_checkpoint,
-    read_checkpoint,
 )
 
 __all__ = ["LoadReport", "guess_architecture", "load_pretrained"]
