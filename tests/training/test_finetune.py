@@ -132,6 +132,10 @@ def test_pretrained_is_read_as_weights() -> None:
     assert ModelConfig(pretrained="a.pth").weights == "a.pth"
     assert ExperimentConfig().override(["model.pretrained=b.pth"]).model.weights == "b.pth"
     assert "pretrained" not in ExperimentConfig().to_dict()["model"]
+    old_artifact = {"model": {"name": "r2plus1d_tiny", "options": {}, "pretrained": None}}  # configs saved before the rename
+    assert ExperimentConfig.from_dict(old_artifact).model.weights is None
+    with pytest.raises(ConfigError, match="pretrained .* and weights .* disagree"):
+        ExperimentConfig.from_dict({"model": {"pretrained": "a.pth", "weights": "b.pth"}})
 
 
 def test_catalogue_weights_set_the_model_and_the_preprocessing_not_set_explicitly(tmp_path: Path) -> None:

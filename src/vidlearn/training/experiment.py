@@ -47,13 +47,13 @@ def build_config(
         cfg = cfg.override(named)
     if overrides:
         cfg = cfg.override(list(overrides))
-    _check_model(cfg)
-    if weights and not model and "model.name" not in explicit:  # `--weights r3d_18.kinetics400` alone names the model
+    if cfg.model.weights and "model.name" not in explicit:  # `--weights r3d_18.kinetics400` alone names the model
         from vidlearn.models.preprocessing import catalogue_entry
 
-        entry = catalogue_entry(weights)
+        entry = catalogue_entry(cfg.model.weights)
         if entry is not None:
             cfg = cfg.override({"model.name": entry.architecture})
+    _check_model(cfg)
     cfg, source = apply_weights_preprocessing(cfg, explicit)
     if source and echo is not None:
         echo(f"preprocessing from {source}: " + (", ".join(f"{k}={_short(cfg, k)}" for k in cfg.model.from_weights) or "none (all set explicitly)"))
