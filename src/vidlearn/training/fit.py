@@ -336,6 +336,8 @@ def cross_validate(
         write_cv_report,  # report.html beside cv_metrics.json; a failure only warns
     )
 
-    write_cv_report(run, summary, folds={f.name: run / "folds" / safe_name(f.name) for f in folds}, config=cfg, info={"model": cfg.model.name}, echo=echo)
+    write_cv_report(run, summary, folds={f.name: run / "folds" / safe_name(f.name) for f in folds}, config=cfg, echo=echo,
+                    info={"model": cfg.model.name, **({"weights": cfg.model.weights} if cfg.model.weights else {}),
+                          **({"preprocessing from the weights": ", ".join(cfg.model.from_weights)} if cfg.model.from_weights else {})})
     return summary
 
