@@ -23,14 +23,14 @@ WEIZMANN = ROOT.parent / "shared" / "data" / "weizmann4" / "manifest.csv"
 
 
 def run(config: str, fold: str, tmp: Path) -> tuple[float, float, int]:
-    from vidlearn.config import ExperimentConfig
+    from vidlearn.training.experiment import build_config
     from vidlearn.data.sources import load_records
     from vidlearn.training.fit import fit
 
     records = load_records(WEIZMANN, group="actor")
     train = [r for r in records if str(r.group) != fold]
     test = [r for r in records if str(r.group) == fold]
-    cfg = ExperimentConfig.load(ROOT / "configs" / config).override({"data.cache_dir": str(tmp / config)})
+    cfg = build_config(ROOT / "configs" / config, overrides=[f"data.cache_dir={tmp / config}"])  # + the encoder's normalisation
     started = time.perf_counter()
     result = fit(train, cfg, tmp / f"run-{config}", eval_records=test, progress=False, echo=lambda s: None)
     return time.perf_counter() - started, result.metrics["video"]["accuracy"], len(test)

@@ -54,12 +54,9 @@ def train(
     one run with a group-aware validation split (a TrainResult), or with ``cv`` every fold (the CV
     summary). ``config`` is an ExperimentConfig or a YAML/JSON file; ``overrides`` are
     ``"section.field=value"`` strings, as ``--set`` on the command line."""
-    from vidlearn.config import ExperimentConfig
-    from vidlearn.training.experiment import train_on_data
+    from vidlearn.training.experiment import build_config, train_on_data
 
-    cfg = config if isinstance(config, ExperimentConfig) else (ExperimentConfig.load(config) if config else ExperimentConfig())
-    if overrides:
-        cfg = cfg.override(list(overrides))
+    cfg = build_config(config, overrides=list(overrides) or None)  # + the weights' preprocessing where not set
     return train_on_data(data, cfg, out, cv=cv, group=group, progress=progress)
 
 

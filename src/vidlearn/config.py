@@ -107,7 +107,25 @@ class TransformConfig(_Section):
 class ModelConfig(_Section):
     name: str = "r2plus1d_tiny"
     options: dict[str, Any] = Field(default_factory=dict, description="keyword options of the model builder")
-    pretrained: str | None = Field(None, description="local weights file loaded before training")
+    weights: str | None = Field(
+        None, description="initial weights: a checkpoint path or a catalogue name (`vidlearn weights list`), loaded strictly"
+    )
+    from_weights: list[str] = Field(
+        default_factory=list, description="(set by vidlearn) the config fields whose values came from the weights' preprocessing"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _pretrained_alias(cls, data: Any) -> Any:
+        """``pretrained`` (the old name of ``weights``) is read as ``weights``."""
+        if isinstance(data, dict) and "pretrained" in data:
+            data = dict(data)
+            old = data.pop("pretrained")
+            if old is not None and data.get("weights") not in (None, old):
+                raise ValueError(f"pretrained ({old}) and weights ({data['weights']}) disagree; pretrained is the old name of weights")
+            if old is not None:
+                data["weights"] = old
+        return data
 
 
 class TaskConfig(_Section):
@@ -136,6 +154,15 @@ class OptimConfig(_Section):
     early_stopping: int = Field(0, ge=0, description="patience in epochs; 0 disables")
     grad_clip: float = Field(0.0, ge=0, description="clip the gradient norm to this before each step; 0 disables")
     seed: int = 0
+
+
+class FinetuneConfig(_Section):
+    """Fine-tuning from pretrained weights: the head (``model.head``) trains at ``optim.lr``, the
+    rest of the model (the backbone) at ``optim.lr * backbone_lr_mult``."""
+
+    backbone_lr_mult: float = Field(1.0, ge=0, le=10, description="backbone learning rate = optim.lr * this (0: the backbone never trains)")
+    freeze_backbone_epochs: int = Field(0, ge=0, description="train only the head for the first N epochs (backbone frozen, in eval mode)")
+    freeze_bn: bool = Field(False, description="keep every BatchNorm layer in eval mode: running statistics stay those of the weights")
 
 
 class DataConfig(_Section):
@@ -186,6 +213,7 @@ class ExperimentConfig(_Section):
     model: ModelConfig = Field(default_factory=ModelConfig)
     task: TaskConfig = Field(default_factory=TaskConfig)
     optim: OptimConfig = Field(default_factory=OptimConfig)
+    finetune: FinetuneConfig = Field(default_factory=FinetuneConfig)
     data: DataConfig = Field(default_factory=DataConfig)
     frame_features: FrameFeaturesConfig = Field(default_factory=FrameFeaturesConfig)
 
@@ -235,6 +263,7 @@ class ExperimentConfig(_Section):
         data = self.to_dict()
         items = assignments.items() if isinstance(assignments, dict) else [_split_assignment(a) for a in assignments]
         for key, value in items:
+            key = _ALIASES.get(key, key)
             parts = key.split(".")
             node = data
             for part in parts[:-1]:
@@ -245,6 +274,36 @@ class ExperimentConfig(_Section):
                 raise ConfigError(f"unknown config field '{key}'")
             node[parts[-1]] = yaml.safe_load(value) if isinstance(value, str) else value
         return ExperimentConfig.from_dict(data, source="override")
+
+
+_ALIASES = {"model.pretrained": "model.weights"}  # old field names that overrides still accept
+
+
+def explicit_fields(cfg: ExperimentConfig) -> set[str]:
+    """The dotted fields ("decode.fps") given in the input `cfg` was parsed from (pydantic's
+    ``model_fields_set``): what a file or dict set, as opposed to the defaults. A config made by
+    `override` counts every field as given; track overrides with `override_keys` instead."""
+    out = set()
+    for section in cfg.model_fields_set:
+        part = getattr(cfg, section)
+        out |= {f"{section}.{name}" for name in getattr(part, "model_fields_set", ())}
+    return out
+
+
+def override_keys(assignments: list[str] | dict[str, Any] | None) -> set[str]:
+    """The dotted fields that `override(assignments)` sets."""
+    if not assignments:
+        return set()
+    keys = assignments.keys() if isinstance(assignments, dict) else (_split_assignment(a)[0] for a in assignments)
+    return {_ALIASES.get(k, k) for k in keys}
+
+
+def with_defaults(cfg: ExperimentConfig, defaults: dict[str, Any], explicit: set[str]) -> tuple[ExperimentConfig, list[str]]:
+    """`cfg` with `defaults` (dotted field -> value) applied where the field is not in `explicit`;
+    returns the new config and the fields set (also recorded in ``model.from_weights``)."""
+    applied = sorted(k for k in defaults if k not in explicit)
+    values = {k: defaults[k] for k in applied}
+    return cfg.override({**values, "model.from_weights": applied}), applied
 
 
 def _split_assignment(text: str) -> tuple[str, str]:

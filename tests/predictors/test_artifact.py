@@ -122,7 +122,7 @@ def test_directory_layout_meta_and_extra_files(tmp_path: Path, trained: TinyVide
         "model.safetensors",
     ]
     assert sorted(p.name for p in out.parent.iterdir()) == ["v1"]  # no temp dirs left beside it
-    assert json.loads((out / "config.json").read_text())["model"] == {"name": "tiny", "options": {"width": 4}, "pretrained": None}
+    assert json.loads((out / "config.json").read_text())["model"] == {"name": "tiny", "options": {"width": 4}, "weights": None, "from_weights": []}
     meta = json.loads((out / "meta.json").read_text())
     assert meta["format"] == "vidlearn-model" and meta["format_version"] == 1
     assert meta["class_names"] == CLASSES and meta["task"] == "classification"

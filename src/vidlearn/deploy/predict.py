@@ -66,7 +66,7 @@ def _stream(predictor: Predictor, source: str, report: PredictReport, *, stride:
 
 
 def run_predictions(
-    artifact: str | Path,
+    artifact: str | Path | Predictor,
     target: str | Path,
     *,
     top_k: int = 1,
@@ -89,7 +89,7 @@ def run_predictions(
     from vidlearn.io import is_stream
 
     report = PredictReport()
-    predictor = load(artifact)
+    predictor = load(artifact) if isinstance(artifact, (str, Path)) else artifact  # a path/name, or a loaded Predictor
     if is_stream(target):
         report.streamed = on_prediction is not None
         _stream(predictor, str(target), report, stride=stride, top_k=top_k, on_prediction=on_prediction)

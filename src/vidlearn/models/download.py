@@ -32,7 +32,7 @@ from vidlearn.models.weights import (
 )
 from vidlearn.progress import progress_bar
 
-__all__ = ["DownloadError", "fetch_weights", "find_weights", "resolve_weights", "weights_dir", "weights_path"]
+__all__ = ["DownloadError", "catalogue_rows", "fetch_weights", "find_weights", "resolve_weights", "weights_dir", "weights_path"]
 
 CHUNK = 1 << 20
 _CHECKPOINT_SUFFIXES = (".pth", ".pt", ".pyth", ".ckpt", ".bin", ".safetensors", ".vidlearn", ".tar")
@@ -216,3 +216,20 @@ def _final(part: Path) -> Path:
 
 def _size(path: Path) -> str:
     return f"{path.stat().st_size} bytes" if path.is_file() else "0 bytes"
+
+
+def catalogue_rows(cache_dir: str | Path | None = None) -> list[dict[str, object]]:
+    """The catalogue as table rows: name, architecture, classes, size (MB, as published), frames x
+    crop, fps or frame stride, top-1 (%), and the local copy (None when not downloaded)."""
+    from vidlearn.models.weights import list_weights
+
+    rows = []
+    for e in list_weights():
+        pre = e.preprocessing
+        rows.append({
+            "name": e.name, "architecture": e.architecture, "classes": e.num_classes, "dataset": e.dataset,
+            "size_mb": e.size_mb, "clip": f"{pre.num_frames}x{pre.crop_size}",
+            "sampling": f"{pre.fps:g} fps" if pre.fps else f"stride {pre.frame_stride}",
+            "top1": e.top1, "cached": str(found) if (found := find_weights(e, cache_dir)) else None,
+        })  # fmt: skip
+    return rows

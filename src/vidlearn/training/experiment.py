@@ -7,21 +7,32 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from vidlearn.config import ExperimentConfig
+from vidlearn.config import ExperimentConfig, explicit_fields, override_keys
 from vidlearn.errors import ConfigError
+from vidlearn.training.finetune import apply_weights_preprocessing
 from vidlearn.training.fit import Echo, TrainResult, cross_validate, fit
 
 
 def build_config(
-    config_file: str | Path | None = None,
+    config_file: str | Path | ExperimentConfig | None = None,
     *,
     overrides: list[str] | None = None,
     model: str | None = None,
     epochs: int | None = None,
     task: str | None = None,
+    weights: str | None = None,
+    echo: Echo | None = None,
 ) -> ExperimentConfig:
-    """The configuration from an optional YAML/JSON file, then named options, then `key=value` overrides."""
-    cfg = ExperimentConfig.load(config_file) if config_file else ExperimentConfig()
+    """The configuration from an optional YAML/JSON file (or a config object), then named options,
+    then `key=value` overrides. With weights (``weights`` / ``model.weights``) from the catalogue,
+    or a pretrained EfficientNet-Lite0 encoder, every preprocessing field the user did not set
+    (in the file, the options or the overrides) takes the weights' value; ``model.from_weights``
+    lists those fields."""
+    if isinstance(config_file, ExperimentConfig):
+        cfg = config_file
+    else:
+        cfg = ExperimentConfig.load(config_file) if config_file else ExperimentConfig()
+    explicit = explicit_fields(cfg) | override_keys(overrides)  # what the user set, before any default is filled in
     named: dict[str, Any] = {}
     if model:
         named["model.name"] = model
@@ -29,12 +40,30 @@ def build_config(
         named["optim.epochs"] = epochs
     if task:
         named["task.kind"] = task
+    if weights:
+        named["model.weights"] = weights
+    explicit |= set(named)
     if named:
         cfg = cfg.override(named)
     if overrides:
         cfg = cfg.override(list(overrides))
+    if cfg.model.weights and "model.name" not in explicit:  # `--weights r3d_18.kinetics400` alone names the model
+        from vidlearn.models.preprocessing import catalogue_entry
+
+        entry = catalogue_entry(cfg.model.weights)
+        if entry is not None:
+            cfg = cfg.override({"model.name": entry.architecture})
     _check_model(cfg)
+    cfg, source = apply_weights_preprocessing(cfg, explicit)
+    if source and echo is not None:
+        echo(f"preprocessing from {source}: " + (", ".join(f"{k}={_short(cfg, k)}" for k in cfg.model.from_weights) or "none (all set explicitly)"))
     return cfg
+
+
+def _short(cfg: ExperimentConfig, key: str) -> str:
+    section, name = key.split(".")
+    value = getattr(getattr(cfg, section), name)
+    return "[" + ", ".join(f"{v:g}" for v in value) + "]" if isinstance(value, (list, tuple)) else f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _check_model(cfg: ExperimentConfig) -> None:
@@ -78,15 +107,15 @@ def train_on_data(
 
 
 def evaluate_artifact(
-    artifact: str | Path, data: str | Path, out: str | Path, *, group: str | None = None, progress: bool = True
+    artifact: Any, data: str | Path, out: str | Path, *, group: str | None = None, progress: bool = True
 ) -> dict[str, Any]:
     """Evaluate any saved model on DATA (a deep model: multi-view, clip- and video-level; a
     classical one: video level, on features computed as for its training table); writes the
-    report files to `out`."""
+    report files to `out`. `artifact`: a path, a catalogue name, or a loaded Predictor."""
     from vidlearn.data.sources import load_records
     from vidlearn.predictors import load
 
-    model = load(artifact)
+    model = load(artifact) if isinstance(artifact, (str, Path)) else artifact  # a path/name, or a loaded Predictor
     records = load_records(data, task=model.task, group=group)
     if model.task == "classification":
         unknown = sorted({str(r.target) for r in records} - set(model.class_names))

@@ -21,11 +21,15 @@ import torch
 
 from vidlearn.config import ExperimentConfig
 from vidlearn.data.records import VideoRecord
-from vidlearn.errors import ConfigError, DataSourceError
 from vidlearn.fsutil import safe_name
 from vidlearn.predictors.evaluation import evaluate_and_report
 from vidlearn.progress import Echo
 from vidlearn.tasks.task import build_task
+from vidlearn.training.finetune import build_task_model, describe_training, report_info
+from vidlearn.training.history import merge_log_history, set_aside_log_history
+from vidlearn.training.prepare import prepare_config, set_input_stats
+
+__all__ = ["TrainResult", "build_task_model", "cross_validate", "evaluate_and_report", "fit", "prepare_config"]
 
 
 @dataclass
@@ -50,68 +54,6 @@ _NOISE = (
     ".*module\\(s\\) in eval mode at the start of training.*",  # frozen encoders keep eval mode on purpose
     ".*Experiment logs directory .* exists and is not empty.*",  # resume: fit keeps the earlier rows itself
 )
-
-
-_BEFORE_RESUME = "metrics.before_resume.csv"
-
-
-def _log_rows(path: Path) -> list[dict[str, str]]:
-    import csv
-
-    if not path.is_file():
-        return []
-    with path.open(newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
-
-
-def _epoch_of(row: dict[str, str]) -> int | None:
-    try:
-        return int(float(row.get("epoch") or ""))
-    except ValueError:
-        return None
-
-
-def _join_history(old: list[dict[str, str]], new: list[dict[str, str]]) -> list[dict[str, str]]:
-    """The rows of ``old`` from before the first epoch in ``new`` (a resumed run re-runs the epoch
-    it was interrupted in), then ``new``."""
-    epochs = [e for e in map(_epoch_of, new) if e is not None]
-    if not epochs:
-        return old + new
-    return [r for r in old if (e := _epoch_of(r)) is not None and e < min(epochs)] + new
-
-
-def _write_log_rows(path: Path, rows: list[dict[str, str]]) -> None:
-    import csv
-    import io
-
-    from vidlearn.fsutil import atomic_write_text
-
-    keys = sorted({k for r in rows for k in r if k})
-    head = [k for k in ("epoch", "step") if k in keys]
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=head + [k for k in keys if k not in head], restval="", extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write_text(path, buf.getvalue())
-
-
-def _set_aside_log_history(logs: Path) -> None:
-    """Lightning's CSVLogger deletes logs/metrics.csv when a run resumes: keep its rows (and those
-    of an earlier resume that was itself interrupted) in logs/metrics.before_resume.csv, to be
-    joined back by :func:`_merge_log_history` once training ends."""
-    aside, current = logs / _BEFORE_RESUME, logs / "metrics.csv"
-    rows = _join_history(_log_rows(aside), _log_rows(current))
-    if rows:
-        _write_log_rows(aside, rows)
-        current.unlink(missing_ok=True)
-
-
-def _merge_log_history(logs: Path) -> None:
-    """logs/metrics.csv = the epochs from before the resume + those of this run."""
-    aside = logs / _BEFORE_RESUME
-    if aside.is_file():
-        _write_log_rows(logs / "metrics.csv", _join_history(_log_rows(aside), _log_rows(logs / "metrics.csv")))
-        aside.unlink()
 
 
 def _resume_epoch_callback(dataset: Any) -> Any:
@@ -156,110 +98,6 @@ def _quiet_lightning() -> None:
 
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda", "lightning.fabric.utilities.seed"):
         logging.getLogger(name).setLevel(logging.WARNING)
-
-
-def prepare_config(cfg: ExperimentConfig, train_records: list[VideoRecord]) -> ExperimentConfig:
-    """Fill what the data decides: class names (classification) or target mean/std (regression),
-    and the feature size of a feature-sequence model."""
-    if not train_records:
-        raise DataSourceError("training data", ["no training videos"])
-    cfg = _with_feature_size(cfg)
-    if cfg.task.kind == "classification":
-        from vidlearn.data.sources import class_names
-
-        names = class_names(train_records)
-        if any(not isinstance(r.target, str) for r in train_records):
-            raise DataSourceError("training data", ["classification needs a class label for every video (folder name or 'label' column)"])
-        if len(names) < 2:
-            raise DataSourceError("training data", [f"classification needs at least 2 classes, found {names}"])
-        if cfg.task.classes and set(cfg.task.classes) != set(names):
-            names = sorted(set(cfg.task.classes) | set(names))
-        return cfg.override({"task.classes": names})
-    values = []
-    for r in train_records:
-        try:
-            values.append(float(r.target))  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            raise DataSourceError("training data", [f"{r.path}: regression needs a numeric target, got {r.target!r}"]) from None
-    std = float(np.std(values)) or 1.0
-    return cfg.override({"task.target_mean": float(np.mean(values)), "task.target_std": std})
-
-
-def _with_feature_size(cfg: ExperimentConfig) -> ExperimentConfig:
-    """A feature-sequence model's ``in_features``: the width of ``cfg.frame_features``' rows."""
-    from vidlearn.clips.dataset import reads_features
-
-    if not reads_features(cfg):
-        return cfg
-    from vidlearn.features.frames import FrameEncoder
-
-    dim = FrameEncoder.from_config(cfg).dim
-    given = cfg.model.options.get("in_features")
-    if given is not None and given != dim:
-        raise ConfigError(
-            f"model.options.in_features: {given}, but frame_features.kinds {cfg.frame_features.kinds} give {dim} values "
-            "per frame; leave in_features out (it is set from the features)"
-        )
-    return cfg.override({"model.options.in_features": dim})
-
-
-def _set_input_stats(model: torch.nn.Module, dataset: Any, *, progress: bool, echo: Echo) -> None:
-    """Per-feature mean/std of the training videos' rows into a feature-sequence model (this also
-    fills the feature cache, in this process, before any loader worker starts)."""
-    from vidlearn.progress import progress_bar
-
-    started = time.time()
-    width = int(model.in_features)
-    total, squares, count = np.zeros(width), np.zeros(width), 0
-    for i in progress_bar(range(len(dataset)), desc="frame features", unit="video", enabled=progress):
-        rows = dataset.feature_rows(i)
-        if rows is None or not len(rows):
-            continue
-        rows = rows.astype(np.float64)
-        total += rows.sum(0)
-        squares += (rows**2).sum(0)
-        count += len(rows)
-    if count == 0:
-        raise DataSourceError("training data", ["no training video could be read"])
-    mean = total / count
-    std = np.sqrt(np.maximum(squares / count - mean**2, 0.0))
-    model.set_input_stats(torch.from_numpy(mean), torch.from_numpy(std))
-    echo(f"frame features ({', '.join(dataset.reader.encoder.kinds)}, {len(mean)} values a frame): "
-         f"{count} frames of {len(dataset)} video(s) in {time.time() - started:.0f} s")
-
-
-def build_task_model(cfg: ExperimentConfig) -> torch.nn.Module:
-    """The configured architecture with the task's number of outputs (and local pretrained weights)."""
-    from vidlearn.models import build_model
-
-    outputs = len(cfg.task.classes) if cfg.task.kind == "classification" else 1
-    model = build_model(cfg.model.name, num_classes=outputs, **cfg.model.options)
-    if cfg.model.pretrained:
-        _load_pretrained(model, Path(cfg.model.pretrained))
-    return model
-
-
-def _load_pretrained(model: torch.nn.Module, path: Path) -> None:
-    """Load a local weights file (safetensors or a weights-only torch file), skipping the head."""
-    from vidlearn.errors import ArtifactError
-
-    if not path.is_file():
-        raise ConfigError(f"model.pretrained: {path} does not exist")
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            state = load_file(str(path))
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-            state = state.get("state_dict", state) if isinstance(state, dict) else state
-    except Exception as exc:  # noqa: BLE001 - any failure of a foreign file is the user's input
-        raise ArtifactError(path, f"cannot read weights ({exc.__class__.__name__}: {exc})") from None
-    own = model.state_dict()
-    usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
-    if not usable:
-        raise ArtifactError(path, "no parameter name and shape matches the model")
-    model.load_state_dict(usable, strict=False)
 
 
 def fit(
@@ -314,10 +152,16 @@ def fit(
     if cfg.task.kind == "classification" and cfg.optim.class_weights:
         weights = class_weights([class_to_idx[r.target] for r in train_records], len(classes))  # type: ignore[index]
     model = build_task_model(cfg)
+    if getattr(model, "weights_report", None) is not None:
+        echo(f"weights: {model.weights_report.message}")
+    if cfg.model.from_weights:
+        echo(f"preprocessing from the weights: {', '.join(cfg.model.from_weights)}")
+    if cfg.model.weights or cfg.finetune != type(cfg.finetune)():
+        echo(describe_training(cfg, model))
     if train_ds.sequences:
         if cache is None:
             echo("note: data.cache is off, so every clip re-encodes the frame features of its whole video (slow)")
-        _set_input_stats(model, train_ds, progress=progress, echo=echo)
+        set_input_stats(model, train_ds, progress=progress, echo=echo)
     module = VideoModule(model, cfg, class_weights=weights)
 
     ckpt_dir = run / "checkpoints"
@@ -353,7 +197,8 @@ def fit(
         max_epochs=cfg.optim.epochs,
         accelerator="auto",
         devices=n_dev,
-        strategy="ddp" if isinstance(n_dev, int) and n_dev > 1 else "auto",
+        # a backbone frozen for the first epochs leaves parameters without gradients, which DDP must be told
+        strategy=("ddp_find_unused_parameters_true" if cfg.finetune.freeze_backbone_epochs else "ddp") if isinstance(n_dev, int) and n_dev > 1 else "auto",
         precision=precision,
         accumulate_grad_batches=cfg.optim.accumulate,
         gradient_clip_val=cfg.optim.grad_clip or None,
@@ -375,13 +220,13 @@ def fit(
         else:
             echo(f"no checkpoint at {last}: starting from scratch")
     if ckpt_path is not None and trainer.is_global_zero:
-        _set_aside_log_history(run / "logs")
+        set_aside_log_history(run / "logs")
     with warnings.catch_warnings():
         for message in _NOISE:
             warnings.filterwarnings("ignore", message=message)
         trainer.fit(module, train_dataloaders=train_dl, val_dataloaders=val_dl, ckpt_path=ckpt_path)
     if trainer.is_global_zero:
-        _merge_log_history(run / "logs")
+        merge_log_history(run / "logs")
     epochs = int(trainer.current_epoch)
     skipped = train_ds.skipped + (val_ds.skipped if val_dl is not None else [])
     if not trainer.is_global_zero:
@@ -415,7 +260,8 @@ def fit(
     write_run_report(
         run / "eval", title=f"Training report: {run.name}", metrics=metrics or {}, config=cfg, echo=echo,
         timing={"total": time.time() - started},
-        info={"model": cfg.model.name, "epochs": epochs, "training videos": len(train_records), "evaluation videos": len(targets or [])},
+        info={"model": cfg.model.name, "epochs": epochs, "training videos": len(train_records), "evaluation videos": len(targets or []),
+              **report_info(cfg, model)},
     )
     if cache is not None:
         ci = cache.info()
@@ -490,6 +336,8 @@ def cross_validate(
         write_cv_report,  # report.html beside cv_metrics.json; a failure only warns
     )
 
-    write_cv_report(run, summary, folds={f.name: run / "folds" / safe_name(f.name) for f in folds}, config=cfg, info={"model": cfg.model.name}, echo=echo)
+    write_cv_report(run, summary, folds={f.name: run / "folds" / safe_name(f.name) for f in folds}, config=cfg, echo=echo,
+                    info={"model": cfg.model.name, **({"weights": cfg.model.weights} if cfg.model.weights else {}),
+                          **({"preprocessing from the weights": ", ".join(cfg.model.from_weights)} if cfg.model.from_weights else {})})
     return summary
 

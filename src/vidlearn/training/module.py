@@ -11,6 +11,12 @@ from torch import nn
 
 from vidlearn.config import ExperimentConfig
 from vidlearn.tasks.task import build_task
+from vidlearn.training.finetune import (
+    lr_groups,
+    set_backbone_frozen,
+    set_bn_eval,
+    trainable_ids,
+)
 from vidlearn.training.optim import build_optimizer, build_scheduler
 from vidlearn.transforms.mixup import build_mixer, soft_target_cross_entropy
 
@@ -38,6 +44,8 @@ class VideoModule(L.LightningModule):
         self.mixer = (
             build_mixer(cfg.transform, label_smoothing=cfg.optim.label_smoothing) if self.kind == "classification" else None
         )
+        self._trainable = trainable_ids(model)  # what trains at all (a model's own frozen parts stay frozen)
+        self._backbone_frozen = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -94,10 +102,23 @@ class VideoModule(L.LightningModule):
             ds = getattr(dl, "dataset", None)
             if hasattr(ds, "set_epoch"):
                 ds.set_epoch(self.current_epoch)
+        ft = self.cfg.finetune
+        if ft.freeze_backbone_epochs:  # the head alone for the first N epochs
+            self._backbone_frozen = self.current_epoch < ft.freeze_backbone_epochs
+            set_backbone_frozen(self.model, self._backbone_frozen, trainable=self._trainable)
+        self.train(self.training)  # re-apply the eval-mode parts
+
+    def train(self, mode: bool = True):  # noqa: D102 - frozen parts stay in eval mode whenever Lightning sets train mode
+        super().train(mode)
+        if mode and getattr(self, "_backbone_frozen", False):
+            set_backbone_frozen(self.model, True)
+        if mode and getattr(self, "cfg", None) is not None and self.cfg.finetune.freeze_bn:
+            set_bn_eval(self.model)
+        return self
 
     # ---- optimisation ----------------------------------------------------------------------
     def configure_optimizers(self):  # noqa: D102
-        opt = build_optimizer(self.model, self.cfg.optim)
+        opt = build_optimizer(self.model, self.cfg.optim, lr_groups=lr_groups(self.model, self.cfg))
         total = max(1, int(self.trainer.estimated_stepping_batches))
         per_epoch = max(1, total // max(1, self.trainer.max_epochs or 1))
         sched = build_scheduler(opt, self.cfg.optim, steps_per_epoch=per_epoch, total_steps=total)

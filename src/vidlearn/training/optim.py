@@ -11,14 +11,21 @@ from torch import nn
 from vidlearn.config import OptimConfig
 
 
-def build_optimizer(model: nn.Module, cfg: OptimConfig) -> torch.optim.Optimizer:
-    """AdamW or SGD (Nesterov momentum when `momentum` > 0); no weight decay on biases and normalisation weights."""
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        (no_decay if p.ndim <= 1 or name.endswith(".bias") else decay).append(p)
-    groups: list[dict] = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+def build_optimizer(
+    model: nn.Module, cfg: OptimConfig, *, lr_groups: list[tuple[list[nn.Parameter], float]] | None = None
+) -> torch.optim.Optimizer:
+    """AdamW or SGD (Nesterov momentum when `momentum` > 0); no weight decay on biases and
+    normalisation weights. `lr_groups`: (parameters, learning rate) per part of the model (e.g. the
+    head and the backbone, `finetune.lr_groups`); default: every parameter at ``cfg.lr``."""
+    names = {id(p): n for n, p in model.named_parameters()}
+    groups: list[dict] = []
+    for params, lr in lr_groups or [(list(model.parameters()), cfg.lr)]:
+        decay, no_decay = [], []
+        for p in params:
+            if not p.requires_grad:
+                continue
+            (no_decay if p.ndim <= 1 or names.get(id(p), "").endswith(".bias") else decay).append(p)
+        groups += [{"params": decay, "weight_decay": cfg.weight_decay, "lr": lr}, {"params": no_decay, "weight_decay": 0.0, "lr": lr}]
     groups = [g for g in groups if g["params"]]
     if not groups:
         raise ValueError("the model has no trainable parameters")

@@ -3,14 +3,21 @@ arguments, calls library functions and prints; user errors become one line on st
 
 from __future__ import annotations
 
-import functools
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
+from vidlearn.cli.common import (
+    _ARCH_HELP,
+    _CLASSES_HELP,
+    _WEIGHTS_HELP,
+    _echo_json,
+    _friendly,
+    _model_and_data,
+)
+from vidlearn.cli.weights import weights_app
 from vidlearn.errors import ConfigError, VidlearnError
 
 app = typer.Typer(
@@ -20,27 +27,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-
-def _friendly(fn):
-    """Turn VidlearnError into one clear line and exit status 2, never a traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except VidlearnError as exc:
-            typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
-            raise typer.Exit(2) from None
-        except KeyboardInterrupt:
-            typer.secho("interrupted", err=True)
-            raise typer.Exit(130) from None
-
-    return wrapper
-
-
-def _echo_json(obj) -> None:
-    typer.echo(json.dumps(obj, indent=2, default=str))
+app.add_typer(weights_app, name="weights")
 
 
 @app.command()
@@ -184,12 +171,13 @@ def train(
     resume: Annotated[bool, typer.Option(help="continue from the run's last checkpoint")] = False,
     devices: Annotated[str, typer.Option(help="number of devices (DDP when > 1), or 'auto'")] = "1",
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a config field: section.field=value")] = None,
+    weights: Annotated[Optional[str], typer.Option(help="initial weights: a checkpoint or a catalogue name (`vidlearn weights list`); a catalogue entry also sets the model and the preprocessing you did not set")] = None,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
     """Train a model (with validation, or every cross-validation fold) and save the artifact."""
     from vidlearn.training.experiment import build_config, train_on_data
 
-    cfg = build_config(config, overrides=set_, model=model, epochs=epochs, task=task)
+    cfg = build_config(config, overrides=set_, model=model, epochs=epochs, task=task, weights=weights, echo=typer.echo)
     result = train_on_data(data, cfg, out, cv=cv, group=group, devices=devices, resume=resume, progress=not quiet, echo=typer.echo)
     if isinstance(result, dict):
         m = result["video"]["metrics"]
@@ -209,16 +197,21 @@ def train(
 @app.command()
 @_friendly
 def evaluate(
-    artifact: Annotated[Path, typer.Argument(help="a trained model (directory or .vidlearn file) or a baseline model folder")],
-    data: Annotated[Path, typer.Argument(help="labelled data to evaluate on")],
+    artifact: Annotated[str, typer.Argument(metavar="MODEL", help="a trained model (directory or .vidlearn file), a baseline model folder or a catalogue name")],
+    data: Annotated[Optional[str], typer.Argument(metavar="DATA", help="labelled data to evaluate on")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="report folder")] = Path("eval"),
     group: Annotated[Optional[str], typer.Option(help="manifest column used as group")] = None,
+    weights: Annotated[Optional[str], typer.Option(help=_WEIGHTS_HELP)] = None,
+    arch: Annotated[Optional[str], typer.Option("--model", help=_ARCH_HELP)] = None,
+    classes: Annotated[Optional[Path], typer.Option(help=_CLASSES_HELP)] = None,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
-    """Evaluate a model: clip- and video-level metrics, confusion matrix, per-class table."""
+    """Evaluate a model: clip- and video-level metrics, confusion matrix, per-class table.
+    `evaluate MODEL DATA`, or `evaluate --weights NAME|FILE DATA` for pretrained weights."""
     from vidlearn.training.experiment import evaluate_artifact
 
-    metrics = evaluate_artifact(artifact, data, out, group=group, progress=not quiet)
+    source, data = _model_and_data(artifact, data, weights, arch, classes, "DATA")
+    metrics = evaluate_artifact(source, data, out, group=group, progress=not quiet)
     v, c = metrics["video"], metrics.get("clip")  # baseline models have no clip level
     if "accuracy" in v:
         clip = f", clip accuracy {c['accuracy']:.3f}" if c else ""
@@ -233,20 +226,25 @@ def evaluate(
 @app.command()
 @_friendly
 def predict(
-    artifact: Annotated[Path, typer.Argument(help="a trained model (directory or .vidlearn file) or a baseline model folder")],
-    target: Annotated[str, typer.Argument(help="a video, a folder of videos, a manifest, or a stream (rtsp://..., pipe:0, a FIFO)")],
+    artifact: Annotated[str, typer.Argument(metavar="MODEL", help="a trained model (directory or .vidlearn file), a baseline model folder or a catalogue name")],
+    target: Annotated[Optional[str], typer.Argument(metavar="TARGET", help="a video, a folder of videos, a manifest, or a stream (rtsp://..., pipe:0, a FIFO)")] = None,
     top_k: Annotated[int, typer.Option("--top-k", help="classes per prediction")] = 1,
     out: Annotated[Optional[Path], typer.Option(help="write predictions to .csv or .json")] = None,
     timeline: Annotated[bool, typer.Option(help="slide a window over each video: per-window predictions")] = False,
     stride: Annotated[Optional[float], typer.Option(help="timeline step in seconds (default: half a window)")] = None,
     ray: Annotated[Optional[str], typer.Option(help="predict on a Ray cluster: local, auto or ray://HOST:PORT")] = None,
+    weights: Annotated[Optional[str], typer.Option(help=_WEIGHTS_HELP)] = None,
+    arch: Annotated[Optional[str], typer.Option("--model", help=_ARCH_HELP)] = None,
+    classes: Annotated[Optional[Path], typer.Option(help=_CLASSES_HELP)] = None,
 ) -> None:
     """Predict labels (or values) for videos, or window by window for a stream (rtsp://, http://,
-    udp://, pipe:0, a named pipe); bad files are reported and skipped."""
+    udp://, pipe:0, a named pipe); bad files are reported and skipped. `predict MODEL TARGET`, or
+    `predict --weights NAME|FILE TARGET` for pretrained weights (e.g. Kinetics-400 names)."""
     from vidlearn.deploy.predict import PredictReport, run_predictions
 
+    source, target = _model_and_data(artifact, target, weights, arch, classes, "TARGET")
     live = lambda p: typer.echo(PredictReport.line(p))  # noqa: E731 - streams: each window as it comes
-    report = run_predictions(artifact, target, top_k=top_k, out=out, timeline=timeline, stride=stride, on_prediction=live, ray=ray)
+    report = run_predictions(source, target, top_k=top_k, out=out, timeline=timeline, stride=stride, on_prediction=live, ray=ray)
     for line in report.lines(predictions=not report.streamed):
         typer.echo(line)
     if report.skipped and not report.predictions:
@@ -344,7 +342,8 @@ def tune(
 ) -> None:
     """Search hyper-parameters with Optuna (TPE, pruning); resumable; writes best_config.yaml."""
     from vidlearn.training.experiment import build_config
-    from vidlearn.training.tune import default_space, format_params, load_space, tune as run_tune
+    from vidlearn.training.tune import default_space, format_params, load_space
+    from vidlearn.training.tune import tune as run_tune
 
     cfg = build_config(config, overrides=set_, epochs=epochs)
     params = load_space(space, base=cfg) if space else default_space(cfg)
