@@ -37,6 +37,11 @@ def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO]:
         raise
 
 
+def default_file_mode() -> int:
+    """The mode a new file gets under the process's umask (0644 under umask 022)."""
+    return _default_mode()
+
+
 def _default_mode() -> int:
     umask = os.umask(0)
     os.umask(umask)
