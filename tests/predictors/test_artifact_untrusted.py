@@ -111,7 +111,7 @@ def test_a_header_over_the_size_limit_is_refused_before_reading_data(saved: Path
         def __init__(self, *a: object, **k: object) -> None:
             self.inner = real(*a, **k)
 
-        def __enter__(self) -> "Spy":
+        def __enter__(self) -> Spy:
             self.handle = self.inner.__enter__()
             return self
 

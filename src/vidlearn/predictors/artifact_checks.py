@@ -27,8 +27,17 @@ from torch import nn
 
 from vidlearn.errors import ArtifactError, ConfigError
 
-__all__ = ["MAX_ELEMENTS_ENV", "DEFAULT_MAX_ELEMENTS", "TensorSpec", "build_checked", "check_header", "check_options",
-           "check_outputs", "header_of", "max_elements"]
+__all__ = [
+    "DEFAULT_MAX_ELEMENTS",
+    "MAX_ELEMENTS_ENV",
+    "TensorSpec",
+    "build_checked",
+    "check_header",
+    "check_options",
+    "check_outputs",
+    "header_of",
+    "max_elements",
+]
 
 MAX_ELEMENTS_ENV = "VIDLEARN_MAX_MODEL_ELEMENTS"
 DEFAULT_MAX_ELEMENTS = 2_000_000_000
