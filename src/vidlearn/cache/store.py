@@ -126,7 +126,7 @@ class FrameCache(CacheFolder):
         *,
         fps: float | None,
         short_side: int | None,
-        format: CacheFormat = "npy",
+        format: CacheFormat = "npy",  # noqa: A002 - the natural name
         quality: int = 90,
         threads: int = 0,
         memo_size: int = 256,
