@@ -66,8 +66,8 @@ def test_an_entry_is_checksummed_once_per_process(tmp_path, video, monkeypatch, 
     meta = json.loads(next(root.glob("*.json")).read_text())
     assert isinstance(meta["crc32"], int)
     passes = []
-    real = checksum.crc32
-    monkeypatch.setattr(checksum, "crc32", lambda data, value=0: passes.append(1) or real(data, value))
+    real = checksum.file_crc32
+    monkeypatch.setattr(checksum, "file_crc32", lambda path, offset=0: passes.append(1) or real(path, offset))
     FrameCache(root, fps=8, short_side=H, format=fmt).get(record)  # written by this process: known good
     assert passes == []
     monkeypatch.setattr(checksum, "_VERIFIED", set())  # as a fresh process

@@ -294,7 +294,8 @@ class FrameCache(CacheFolder):
                     return None
             if len(times) != shape[0]:
                 return None
-            if self.verify and "crc32" in meta and not verify_checksum(data_path, frames if self.format == "npy" else data, meta["crc32"]):
+            offset = frames.offset if self.format == "npy" else 0  # the checksum covers the frames, not the header
+            if self.verify and "crc32" in meta and not verify_checksum(data_path, meta["crc32"], offset):
                 warnings.warn(f"{meta['source']['path']}: its cache entry {data_path} is damaged (checksum mismatch); "
                               "decoding the video again", DamagedEntryWarning, stacklevel=3)
                 return None
