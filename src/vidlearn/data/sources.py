@@ -7,7 +7,10 @@ Every source yields ``list[VideoRecord]``. Problems are collected and raised all
 from __future__ import annotations
 
 import csv
+import io
 import math
+import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
@@ -32,6 +35,7 @@ VIDEO_EXTENSIONS: frozenset[str] = frozenset(
     {".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
 )
 MANIFEST_EXTENSIONS: frozenset[str] = frozenset({".csv", ".tsv"})
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # what the csv module ends a line at
 
 Task = Literal["classification", "regression"]
 
@@ -133,15 +137,28 @@ def load_folder(path: str | Path, *, task: Task = "classification") -> list[Vide
     for p in loose:
         problems.append(f"{p.name} is not inside a class folder (class folders: {classes[0][0].name}, ...)")
     records: list[VideoRecord] = []
+    owner: dict[Path, tuple[str | float, Path]] = {}  # resolved file -> (its label, where first seen)
     for d, vids in classes:
         target: str | float = d.name
+        if _undecodable(d.name):
+            problems.append(f"{_shown(d.name)}/: a class folder's name is its label, and this one is not valid UTF-8")
+            continue
         if task == "regression":
             value = _parse_float(d.name)
             if value is None:
                 problems.append(f"{d.name}/: folder name is not a number (task is regression)")
                 continue
             target = value
-        records.extend(VideoRecord(path=v, target=target) for v in vids)
+        for v in vids:
+            real = v.resolve()
+            if real in owner:  # a symbolic link (to a file or a folder) reaching a file seen before
+                label, first = owner[real]
+                if label != target:
+                    problems.append(f"{_shown(first.relative_to(folder).as_posix())} and {_shown(v.relative_to(folder).as_posix())} "
+                                    f"are the same file ({_shown(str(real))}) under two labels: '{label}' and '{target}'")
+                continue  # the same file twice under one label: listed once
+            owner[real] = (target, v)
+            records.append(VideoRecord(path=v, target=target))
     if problems:
         raise DataSourceError(folder, problems)
     return records
@@ -170,18 +187,34 @@ def load_manifest(
     src = Path(path)
     base = Path(root) if root is not None else src.parent
     delimiter = "\t" if src.suffix.lower() == ".tsv" else ","
-    try:
-        with open(src, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh, delimiter=delimiter)
-            header = [h.strip() for h in (reader.fieldnames or [])]
-            reader.fieldnames = header
-            rows = [(reader.line_num, row) for row in reader]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise DataSourceError(src, [f"cannot read manifest: {exc}"]) from None
-
     problems: list[str] = []
+    try:
+        # bytes that are not UTF-8 stay as surrogates: a path then names that very file (os.fsencode)
+        text = src.read_bytes().decode("utf-8-sig", errors="surrogateescape")
+        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+        header = [h.strip() for h in (reader.fieldnames or [])]
+        reader.fieldnames = header
+        total = len(_LINE_BREAK.findall(text)) + (0 if not text or _LINE_BREAK.search(text[-1]) else 1)
+        rows = []
+        for row in reader:
+            breaks = {k: len(_LINE_BREAK.findall(v)) for k, v in row.items() if isinstance(v, str) and _LINE_BREAK.search(v)}
+            line = reader.line_num - sum(breaks.values())  # where the row starts ...
+            if breaks and reader.line_num == total and _LINE_BREAK.search(text[-1]):
+                line += 1  # ... (a quote open at the end of the file holds the last line's end too)
+            if breaks:
+                col = next(iter(breaks))
+                problems.append(f"line {line}: the {col or 'extra'} cell runs over {reader.line_num - line + 1} lines, to line {reader.line_num} "
+                                "(an unclosed quote?); a cell may not hold a line break")
+            rows.append((line, row))
+    except (OSError, csv.Error) as exc:
+        raise DataSourceError(src, [f"cannot read manifest: {exc}"]) from None
+    if not problems and reader.line_num != total:
+        problems.append(f"read {len(rows)} rows from {reader.line_num} of its {total} lines; the rows after line "
+                        f"{reader.line_num} were not read")
     if not header:
         raise DataSourceError(src, ["empty file: expected a header row with a 'path' column"])
+    if _undecodable(",".join(header)):
+        problems.append(f"line 1: the header is not valid UTF-8 ({_shown(','.join(header))})")
     if "path" not in header:
         problems.append(f"missing column 'path' (columns: {', '.join(header)})")
     preferred = ("label", "target") if task == "classification" else ("target", "label")
@@ -217,7 +250,11 @@ def load_manifest(
         file = base / rel
         if not file.is_file():
             missing += 1
-            problems.append(f"line {line}: {rel} does not exist" + ("" if not file.is_dir() else " as a file"))
+            problems.append(f"line {line}: {_shown(rel)} does not exist" + ("" if not file.is_dir() else " as a file"))
+        bad_text = [c for c in (target_col, group_col, *extra) if c is not None and _undecodable(values.get(c, ""))]
+        if bad_text:  # a label, group or meta value is text: bytes that are not UTF-8 cannot be one
+            problems.append(f"line {line}: {bad_text[0]} '{_shown(values[bad_text[0]])}' is not valid UTF-8 text")
+            continue
         target: str | float | None = None
         if target_col is not None:
             raw = values.get(target_col, "")
@@ -236,7 +273,7 @@ def load_manifest(
             problems.append(f"line {line}: end ({end:g}) must be after start ({start:g})")
         key = (file, start, end)
         if key in seen:
-            problems.append(f"line {line}: {rel} is listed twice (first on line {seen[key]})")
+            problems.append(f"line {line}: {_shown(rel)} is listed twice (first on line {seen[key]})")
         seen.setdefault(key, line)
         grp = (values.get(group_col) or None) if group_col is not None else None
         meta = {c: values.get(c, "") for c in extra}
@@ -262,6 +299,25 @@ def _optional_seconds(values: dict[str, str], column: str, line: int, problems: 
 
 
 # ---- helpers -----------------------------------------------------------------------------
+
+
+def _undecodable(text: str) -> bool:
+    """Whether ``text`` holds bytes that were not UTF-8 (kept as surrogates, see os.fsdecode)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _shown(text: str) -> str:
+    """``text`` printable: bytes that are not UTF-8 shown as \\xNN."""
+    if not _undecodable(text):
+        return text
+    try:
+        return os.fsencode(text).decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that no undecodable byte became
+        return text.encode("utf-8", "backslashreplace").decode("ascii")
 
 
 def _parse_float(text: str) -> float | None:

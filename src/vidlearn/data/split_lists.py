@@ -75,7 +75,14 @@ def _read_class_index(path: Path) -> dict[int, str] | None:
         return None
     problems: list[str] = []
     mapping: dict[int, str] = {}
-    for n, text in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except UnicodeDecodeError as exc:
+        raise DataSourceError(path, [(f"is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+                                      "a class index holds 'index ClassName' lines")]) from None
+    except OSError as exc:
+        raise DataSourceError(path, [f"cannot read class index: {exc.strerror or exc}"]) from None
+    for n, text in enumerate(lines, start=1):
         parts = text.split()
         if not parts:
             continue

@@ -40,21 +40,8 @@ from torch import nn
 
 from vidlearn.config import ExperimentConfig
 from vidlearn.errors import ArtifactError, ConfigError
-from vidlearn.fsutil import (
-    atomic_dir,
-    default_file_mode,
-    fsync_dir,
-    fsync_file,
-    tmp_path_for,
-)
-from vidlearn.predictors.artifact_checks import (
-    TensorSpec,
-    build_checked,
-    check_header,
-    check_options,
-    check_outputs,
-    header_of,
-)
+from vidlearn.fsutil import atomic_dir, default_file_mode, fsync_dir, fsync_file, tmp_path_for
+from vidlearn.predictors.artifact_checks import TensorSpec, build_checked, check_header, check_options, check_outputs, header_of
 from vidlearn.provenance import __version__, package_versions
 
 __all__ = [

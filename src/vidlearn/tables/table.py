@@ -94,6 +94,24 @@ __all__ = [
 ]
 
 
+def _not_utf8(r: VideoRecord) -> str | None:
+    """Why a record cannot be a row (a table's text is UTF-8; a Linux file name need not be), or None."""
+    fields = [("path", str(r.path)), ("target", r.target), ("group", r.group)]
+    fields += [(f"{k!r} value", v) for k, v in (r.meta or {}).items()] + [("meta key", k) for k in (r.meta or {})]
+    for name, value in fields:
+        if not isinstance(value, str):
+            continue
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            try:
+                shown = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            except UnicodeEncodeError:  # a surrogate that no undecodable byte became
+                shown = value.encode("utf-8", "backslashreplace").decode("utf-8")
+            return f"its {name} is not valid UTF-8 ({shown})" + ("; rename the file" if name == "path" else "")
+    return None
+
+
 def compute_feature_table(
     records: Sequence[VideoRecord],
     kinds: str | Sequence[str] = ("color", "shape", "motion"),
@@ -160,6 +178,8 @@ def compute_feature_table(
         seen.add(key)
         if ident is None:
             skipped[i] = "file does not exist" if not os.path.exists(key[0]) else "file cannot be read"
+        elif (not_text := _not_utf8(r)) is not None:
+            skipped[i] = not_text
         elif ident in done.rows:
             reused += 1
         elif ident in done.skipped:
