@@ -55,8 +55,9 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write text (UTF-8) atomically."""
-    atomic_write_bytes(path, text.encode("utf-8"))
+    """Write text (UTF-8) atomically. A file name that is not UTF-8 (Linux allows any bytes; Python
+    holds them as surrogates, see os.fsdecode) is written as its own bytes, so the text names that file."""
+    atomic_write_bytes(path, text.encode("utf-8", "surrogateescape"))
 
 
 def tmp_path_for(path: str | Path) -> Path:

@@ -150,3 +150,15 @@ def test_a_feature_table_reports_a_name_that_is_not_utf8_and_keeps_the_others(tm
         "its target is not valid UTF-8 (caf\\xe9)",
     ]
     assert list(read_feature_table(out)["path"]) == [str(ok)]
+
+
+def test_predictions_of_a_file_named_in_bytes_are_written_with_those_bytes(tmp_path):
+    from vidlearn.deploy.predict import write_predictions
+    from vidlearn.predictors.base import Prediction
+
+    bad = str(_bytes_path(tmp_path, LATIN1))
+    out = write_predictions([Prediction(path=bad, label="a", score=0.9, top_k=[("a", 0.9)])], tmp_path / "p.csv")
+    assert os.fsencode(bad) in out.read_bytes()
+    (tmp_path / "m.csv").write_bytes(out.read_bytes().replace(b"score", b"x"))  # read back as a manifest
+    _video(Path(bad))
+    assert [r.path for r in load_manifest(tmp_path / "m.csv")] == [Path(bad)]
