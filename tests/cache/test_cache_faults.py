@@ -124,3 +124,9 @@ def test_a_cache_folder_that_cannot_be_written_is_one_line(tmp_path, video, monk
         assert isinstance(err.value, VidlearnError) and "\n" not in str(err.value)
     finally:
         os.chmod(parent, 0o755)
+
+
+@pytest.mark.parametrize("fps", [1e-300, 1e300])
+def test_a_decode_rate_outside_the_range_is_one_line(tmp_path, fps):
+    with pytest.raises(ConfigError, match=r"decode.fps: the cache decodes at 0.01 to 1000 frames per second, got 1e[+-]300"):
+        FrameCache(tmp_path / "cache", fps=fps, short_side=H)

@@ -89,6 +89,7 @@ class DamagedEntryWarning(UserWarning):
 
 
 CacheFormat = Literal["jpeg", "npy"]
+FPS_RANGE = (0.01, 1000.0)  # decode rates a cache accepts (frames per second)
 _VERSION = 1
 _STEM_CHARS = re.compile(r"[^A-Za-z0-9_.]+")
 
@@ -135,6 +136,8 @@ class FrameCache(CacheFolder):
     ) -> None:
         if fps is not None and not (np.isfinite(fps) and fps > 0):
             raise ValueError(f"fps must be positive (or None for every frame), got {fps!r}")
+        if fps is not None and not FPS_RANGE[0] <= fps <= FPS_RANGE[1]:  # 1e300 would fill the disk with copies
+            raise ConfigError(f"decode.fps: the cache decodes at {FPS_RANGE[0]:g} to {FPS_RANGE[1]:g} frames per second, got {fps:g}")
         if short_side is not None and int(short_side) < 1:
             raise ValueError(f"short_side must be positive, got {short_side!r}")
         if format not in DATA_SUFFIX:
