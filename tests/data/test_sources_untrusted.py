@@ -162,3 +162,20 @@ def test_predictions_of_a_file_named_in_bytes_are_written_with_those_bytes(tmp_p
     (tmp_path / "m.csv").write_bytes(out.read_bytes().replace(b"score", b"x"))  # read back as a manifest
     _video(Path(bad))
     assert [r.path for r in load_manifest(tmp_path / "m.csv")] == [Path(bad)]
+
+
+# ---- decode rates -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fps", [1e-300, 1e300])
+def test_a_resampling_rate_outside_the_range_is_refused_before_decoding(tmp_path, fps):
+    from vidlearn.errors import ConfigError
+    from vidlearn.io import iter_frames
+    from vidlearn.data.records import VideoRecord
+    from vidlearn.tables.table import compute_feature_table
+
+    video = _video(tmp_path / "v.mp4")
+    with pytest.raises(ValueError, match=r"fps must be between 0.01 and 1000 frames per second"):
+        next(iter_frames(video, fps=fps))  # 1e300: one frame repeated without end
+    with pytest.raises(ConfigError, match=r"features.fps: must be between 0.01 and 1000 frames per second, got 1e[+-]300"):
+        compute_feature_table([VideoRecord(path=video)], ["color"], fps=fps, out=tmp_path / "t.parquet", workers=1, progress=False)

@@ -55,6 +55,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from vidlearn import io as vio
+from vidlearn.io.decode import FPS_RANGE
 from vidlearn.cache.checksum import mark_verified
 from vidlearn.cache.checksum import verify as verify_checksum
 from vidlearn.cache.entry import CachedVideo, frame_step
@@ -89,7 +90,6 @@ class DamagedEntryWarning(UserWarning):
 
 
 CacheFormat = Literal["jpeg", "npy"]
-FPS_RANGE = (0.01, 1000.0)  # decode rates a cache accepts (frames per second)
 _VERSION = 1
 _STEM_CHARS = re.compile(r"[^A-Za-z0-9_.]+")
 

@@ -61,6 +61,7 @@ import pyarrow as pa
 
 from vidlearn.data.records import VideoRecord
 from vidlearn.errors import ConfigError, DataSourceError
+from vidlearn.io.decode import FPS_RANGE
 from vidlearn.progress import Echo
 from vidlearn.tables.families import build_families, parse_kinds
 from vidlearn.tables.resume import (
@@ -150,6 +151,8 @@ def compute_feature_table(
         raise DataSourceError("feature table", ["no records"])
     if fps is not None and not (fps > 0 and math.isfinite(fps)):
         raise ConfigError(f"features.fps: must be a positive number, got {fps}")
+    if fps is not None and not FPS_RANGE[0] <= fps <= FPS_RANGE[1]:
+        raise ConfigError(f"features.fps: must be between {FPS_RANGE[0]:g} and {FPS_RANGE[1]:g} frames per second, got {fps:g}")
     if short_side is not None and int(short_side) < 8:
         raise ConfigError(f"features.short_side: must be at least 8 px, got {short_side}")
     if chunk_size < 1:
