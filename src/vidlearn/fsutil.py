@@ -37,6 +37,11 @@ def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO]:
         raise
 
 
+def default_file_mode() -> int:
+    """The mode a new file gets under the process's umask (0644 under umask 022)."""
+    return _default_mode()
+
+
 def _default_mode() -> int:
     umask = os.umask(0)
     os.umask(umask)
@@ -50,8 +55,9 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write text (UTF-8) atomically."""
-    atomic_write_bytes(path, text.encode("utf-8"))
+    """Write text (UTF-8) atomically. A file name that is not UTF-8 (Linux allows any bytes; Python
+    holds them as surrogates, see os.fsdecode) is written as its own bytes, so the text names that file."""
+    atomic_write_bytes(path, text.encode("utf-8", "surrogateescape"))
 
 
 def tmp_path_for(path: str | Path) -> Path:

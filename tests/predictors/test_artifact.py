@@ -518,3 +518,23 @@ def test_vidlearn_load_gives_a_predictor_and_rejects_foreign_files(tmp_path) -> 
     (tmp_path / "junk.vidlearn").write_bytes(b"\x80\x04not safetensors")
     with pytest.raises(ArtifactError):
         vidlearn.load(tmp_path / "junk.vidlearn")
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_saved_artifacts_get_the_usual_file_modes(tmp_path: Path, trained: TinyVideoNet, config: ExperimentConfig, umask: int) -> None:
+    import stat
+
+    extra = tmp_path / "notes.txt"
+    extra.write_text("x")
+    os.chmod(extra, 0o600)
+    old = os.umask(umask)
+    try:
+        folder = save_artifact(tmp_path / "model", trained, config, CLASSES, extra_files={"notes.txt": extra})
+        single = save_artifact(tmp_path / "one", trained, config, CLASSES, single_file=True)
+    finally:
+        os.umask(old)
+    file_mode, dir_mode = 0o666 & ~umask, 0o777 & ~umask
+    assert stat.S_IMODE(folder.stat().st_mode) == dir_mode
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()} == dict.fromkeys(
+        ["config.json", "meta.json", "model.safetensors", "notes.txt"], file_mode)
+    assert stat.S_IMODE(single.stat().st_mode) == file_mode

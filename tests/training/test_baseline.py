@@ -355,3 +355,47 @@ def test_cli_regression_from_videos_to_predictions(tmp_path: Path) -> None:
 
     found = re.search(re.escape(str(video)) + r": ([-0-9.e+]+)\n", res.output)  # after the progress bar (stderr)
     assert found is not None and float(found.group(1)) > 0, res.output  # a speed in px/s
+
+
+def _external_data_model(location: str, n_features: int) -> bytes:
+    """An ONNX graph ``Y = X + W`` whose initializer W keeps its data in the file ``location``."""
+    from onnx import TensorProto, helper, numpy_helper
+    from onnx.external_data_helper import set_external_data
+
+    w = numpy_helper.from_array(np.zeros((1, n_features), dtype=np.float64), name="W")
+    set_external_data(w, location=location)
+    w.ClearField("raw_data")
+    w.data_location = TensorProto.EXTERNAL
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["X", "W"], ["Y"])], "reads_a_file",
+        [helper.make_tensor_value_info("X", TensorProto.DOUBLE, [None, n_features])],
+        [helper.make_tensor_value_info("Y", TensorProto.DOUBLE, [None, n_features])], initializer=[w])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+def test_a_model_with_external_data_is_refused_before_onnxruntime_reads_the_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vidlearn.predictors.onnx_models import onnx_session
+
+    fitted = fit_baseline(_table(), estimator="knn").save(tmp_path / "model")
+    n = len(json.loads((fitted / "baseline.json").read_text())["columns"])
+    (fitted / "model.onnx").write_bytes(_external_data_model("secret.bin", n))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "secret.bin").write_bytes(np.arange(n, dtype=np.float64).tobytes())
+    with pytest.raises(ArtifactError, match=r"model\.onnx: .*'secret\.bin'.*external data"):
+        load_baseline(fitted)
+    with pytest.raises(ValueError, match="external data"):  # every session vidlearn opens checks it
+        onnx_session(_external_data_model("secret.bin", n))
+
+
+def test_saved_baseline_has_the_usual_file_modes(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        path = fit_baseline(_table(), estimator="knn").save(tmp_path / "model")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o755
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in path.iterdir()} == {"model.onnx": 0o644, "baseline.json": 0o644}

@@ -61,3 +61,12 @@ class CachedVideo:
             return np.asarray(self.frames[idx])  # fancy indexing of a memmap copies only these frames
         except (ValueError, OSError) as exc:
             raise VideoError(self.path, f"its cached frames ({self.key}) are damaged ({exc}); clear the cache") from None
+
+
+def frame_step(rel: np.ndarray, fps: float | None, native_fps: float) -> float:
+    """Seconds one frame lasts: 1/fps, else the median gap of the times, else 1/native fps."""
+    if fps:
+        return 1.0 / fps
+    if len(rel) > 1:
+        return float(np.median(np.diff(rel)))
+    return 1.0 / native_fps if native_fps > 0 else 0.04

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import struct
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
+from vidlearn.cache.checksum import crc32
 from vidlearn.errors import VideoError
 
+META_SUFFIX = ".json"  # an entry's sidecar, written last (the commit marker)
+DATA_SUFFIX = {"jpeg": ".jpgs", "npy": ".npy"}  # its data file, by format
 _NPY_HEADER_BYTES = 128  # reserved up front so the header can be rewritten once N is known
 
 
@@ -67,7 +71,7 @@ class JpegFrames:
                 done[i] = j
         return out
 
-    def __array__(self, dtype=None, copy=None) -> np.ndarray:  # noqa: ARG002 - numpy protocol
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
         arr = self[:]
         return arr if dtype is None else arr.astype(dtype)
 
@@ -85,6 +89,7 @@ class NpyWriter:
         self.dtype = np.dtype(dtype).newbyteorder("<") if np.dtype(dtype).itemsize > 1 else np.dtype(dtype)
         self.frame_shape: tuple[int, ...] | None = None
         self.count = 0
+        self.crc32 = 0  # of the data after the header (see cache.checksum)
         fh.write(b"\0" * _NPY_HEADER_BYTES)
 
     def add(self, frame: np.ndarray) -> None:
@@ -93,7 +98,8 @@ class NpyWriter:
             self.frame_shape = frame.shape
         elif frame.shape != self.frame_shape:
             raise VideoError(self.path, f"frame size changed mid-video ({self.frame_shape} -> {frame.shape})")
-        self.fh.write(frame.tobytes())
+        self.fh.write(memoryview(frame).cast("B"))
+        self.crc32 = crc32(frame, self.crc32)
         self.count += 1
 
     @property
@@ -130,6 +136,7 @@ class JpegWriter:
         self.params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
         self.offsets: list[int] = [0]
         self.frame_shape: tuple[int, ...] | None = None
+        self.crc32 = 0  # of the whole blob (see cache.checksum)
 
     def add(self, frame: np.ndarray) -> None:
         if self.frame_shape is None:
@@ -140,7 +147,8 @@ class JpegWriter:
         ok, buf = self._cv2.imencode(".jpg", bgr, self.params)
         if not ok:
             raise VideoError(self.path, "JPEG encoding of a frame failed")
-        self.fh.write(buf.tobytes())
+        self.fh.write(memoryview(buf).cast("B"))
+        self.crc32 = crc32(buf, self.crc32)
         self.offsets.append(self.offsets[-1] + int(buf.size))
 
     @property
@@ -149,3 +157,12 @@ class JpegWriter:
 
     def finish(self) -> None:
         pass
+
+
+def pack_array(values: np.ndarray, dtype: type) -> str:
+    """A numeric array as base64 of its little-endian bytes (compact, fast to load from JSON)."""
+    return base64.b64encode(np.asarray(values, dtype=np.dtype(dtype).newbyteorder("<")).tobytes()).decode("ascii")
+
+
+def unpack_array(text: str, dtype: type) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), dtype=np.dtype(dtype).newbyteorder("<")).astype(dtype)

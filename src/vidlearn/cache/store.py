@@ -29,19 +29,23 @@ fill the same entry at once: at worst two decode it, none ever reads a half-writ
 
 Decoding streams frame by frame into the entry, so an hour-long video never has to fit in memory.
 
+The sidecar carries the CRC32 of the data (``cache.checksum``), checked once per process when an
+entry is opened: bytes overwritten in place or zeroed are found, the video is decoded again and a
+:class:`DamagedEntryWarning` names it. A cache folder that cannot be written is one ConfigError line.
+
 With an ``encoder`` (a :class:`~vidlearn.features.frames.FrameEncoder`) the cache keeps per-frame
 feature rows instead of pixels: ``(N, F)`` float32 ``.npy``, computed once per video on the same
 decode grid, for models that read feature sequences; the encoder's settings are part of the key."""
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
 import json
 import os
 import re
 import time
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -51,10 +55,22 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from vidlearn import io as vio
-from vidlearn.cache.entry import CachedVideo
-from vidlearn.cache.formats import JpegFrames, JpegWriter, NpyWriter
+from vidlearn.io.decode import FPS_RANGE
+from vidlearn.cache.checksum import mark_verified
+from vidlearn.cache.checksum import verify as verify_checksum
+from vidlearn.cache.entry import CachedVideo, frame_step
+from vidlearn.cache.formats import (
+    DATA_SUFFIX,
+    META_SUFFIX,
+    JpegFrames,
+    JpegWriter,
+    NpyWriter,
+    pack_array,
+    unpack_array,
+)
+from vidlearn.cache.housekeeping import CacheFolder
 from vidlearn.data.records import VideoRecord
-from vidlearn.errors import VideoError
+from vidlearn.errors import ConfigError, VideoError
 from vidlearn.fsutil import atomic_open, atomic_write_text
 
 
@@ -69,20 +85,12 @@ class RowEncoder(Protocol):
         ...
 
 
+class DamagedEntryWarning(UserWarning):
+    """A cache entry whose bytes do not match its checksum: the video is decoded again."""
 
 
 CacheFormat = Literal["jpeg", "npy"]
-
-
 _VERSION = 1
-
-
-_META_SUFFIX = ".json"
-
-
-_DATA_SUFFIX = {"jpeg": ".jpgs", "npy": ".npy"}
-
-
 _STEM_CHARS = re.compile(r"[^A-Za-z0-9_.]+")
 
 
@@ -96,7 +104,7 @@ class _Counters:
     seconds_decoding: float = 0.0
 
 
-class FrameCache:
+class FrameCache(CacheFolder):
     """Decoded, resized frames on disk, keyed by file identity + decode settings.
 
     Args:
@@ -110,6 +118,7 @@ class FrameCache:
         threads: decoder threads when filling an entry (0: FFmpeg chooses).
         memo_size: opened entries kept per process (their memory maps), least recently used out.
         encoder: keep per-frame feature rows ``(N, F)`` float32 instead of frames (npy only).
+        verify: check each entry's checksum the first time this process opens it (default True).
     """
 
     def __init__(
@@ -123,13 +132,16 @@ class FrameCache:
         threads: int = 0,
         memo_size: int = 256,
         encoder: RowEncoder | None = None,
+        verify: bool = True,
     ) -> None:
         if fps is not None and not (np.isfinite(fps) and fps > 0):
             raise ValueError(f"fps must be positive (or None for every frame), got {fps!r}")
+        if fps is not None and not FPS_RANGE[0] <= fps <= FPS_RANGE[1]:  # 1e300 would fill the disk with copies
+            raise ConfigError(f"decode.fps: the cache decodes at {FPS_RANGE[0]:g} to {FPS_RANGE[1]:g} frames per second, got {fps:g}")
         if short_side is not None and int(short_side) < 1:
             raise ValueError(f"short_side must be positive, got {short_side!r}")
-        if format not in _DATA_SUFFIX:
-            raise ValueError(f"format must be one of {sorted(_DATA_SUFFIX)}, got {format!r}")
+        if format not in DATA_SUFFIX:
+            raise ValueError(f"format must be one of {sorted(DATA_SUFFIX)}, got {format!r}")
         if not 1 <= int(quality) <= 100:
             raise ValueError(f"quality must be in 1..100, got {quality!r}")
         if encoder is not None and format != "npy":
@@ -142,6 +154,7 @@ class FrameCache:
         self.threads = int(threads)
         self.memo_size = int(memo_size)
         self.encoder = encoder
+        self.verify = bool(verify)
         self._dtype = np.dtype(np.float32 if encoder is not None else np.uint8)
         self._memo: OrderedDict[str, CachedVideo] = OrderedDict()
         self._counters = _Counters()
@@ -201,10 +214,10 @@ class FrameCache:
         return self._names(record)[0]
 
     def _meta_path(self, name: str) -> Path:
-        return self.root / f"{name}{_META_SUFFIX}"
+        return self.root / f"{name}{META_SUFFIX}"
 
     def _data_path(self, name: str) -> Path:
-        return self.root / f"{name}{_DATA_SUFFIX[self.format]}"
+        return self.root / f"{name}{DATA_SUFFIX[self.format]}"
 
     # ---- counters ---------------------------------------------------------------------------
     def _count(self) -> _Counters:
@@ -272,17 +285,22 @@ class FrameCache:
             if os.stat(data_path).st_size != int(meta["data_bytes"]):
                 return None  # a data file from another writer that does not match: refill
             shape = tuple(int(s) for s in meta["shape"])
-            times = _unpack(meta["times"], np.float64)
+            times = unpack_array(meta["times"], np.float64)
             if self.format == "npy":
                 frames = np.load(data_path, mmap_mode="r", allow_pickle=False)
                 if frames.shape != shape or frames.dtype != self._dtype:
                     return None
             else:
                 data = np.memmap(data_path, dtype=np.uint8, mode="r")
-                frames = JpegFrames(data, _unpack(meta["offsets"], np.int64), shape)
+                frames = JpegFrames(data, unpack_array(meta["offsets"], np.int64), shape)
                 if int(frames._offsets[-1]) != data.size:
                     return None
             if len(times) != shape[0]:
+                return None
+            offset = frames.offset if self.format == "npy" else 0  # the checksum covers the frames, not the header
+            if self.verify and "crc32" in meta and not verify_checksum(data_path, meta["crc32"], offset):
+                warnings.warn(f"{meta['source']['path']}: its cache entry {data_path} is damaged (checksum mismatch); "
+                              "decoding the video again", DamagedEntryWarning, stacklevel=3)
                 return None
         except (FileNotFoundError, KeyError, TypeError, ValueError, OSError):
             return None
@@ -313,7 +331,7 @@ class FrameCache:
         info = vio.probe(path)
         times: list[float] = []
         data_path = self._data_path(name)
-        with atomic_open(data_path, "wb") as fh:
+        with self._writing(), atomic_open(data_path, "wb") as fh:
             writer = NpyWriter(fh, path, self._dtype) if self.format == "npy" else JpegWriter(fh, path, self.quality)
             stream = vio.iter_frames(
                 path,
@@ -337,7 +355,7 @@ class FrameCache:
             writer.finish()
             data_bytes = fh.tell()
         rel = np.asarray(times, dtype=np.float64)
-        video_end = info.duration if info.duration > 0 else start + rel[-1] + _frame_step(rel, self.fps, info.fps)
+        video_end = info.duration if info.duration > 0 else start + rel[-1] + frame_step(rel, self.fps, info.fps)
         seg_end = video_end if end is None else min(end, video_end)
         duration = seg_end - start
         if not duration > 0:
@@ -351,16 +369,19 @@ class FrameCache:
             "duration": duration,
             "video_duration": info.duration,
             "shape": list(writer.shape),
-            "times": _pack(rel, np.float64),
+            "times": pack_array(rel, np.float64),
             "data_file": data_path.name,
             "data_bytes": data_bytes,
             "created": time.time(),
         }
         if self.format == "jpeg":
-            meta["offsets"] = _pack(np.asarray(writer.offsets), np.int64)  # type: ignore[union-attr]
+            meta["offsets"] = pack_array(np.asarray(writer.offsets), np.int64)  # type: ignore[union-attr]
             meta["quality"] = self.quality
+        meta["crc32"] = writer.crc32
         text = json.dumps(meta, separators=(",", ":"))
-        atomic_write_text(self._meta_path(name), text)
+        with self._writing():
+            atomic_write_text(self._meta_path(name), text)
+        mark_verified(data_path)  # computed while writing: no second pass
         counters.frames_decoded += len(times)
         counters.bytes_written += data_bytes + len(text)
         counters.seconds_decoding += time.perf_counter() - t0
@@ -370,86 +391,16 @@ class FrameCache:
             raise VideoError(path, "the cache entry changed while it was written; try again")
         return video
 
-    def _remove_stale(self, prefix: str, keep: str) -> None:
-        """Delete entries of the same file and settings whose file identity is outdated."""
-        for meta in self.root.glob(f"{prefix}-*{_META_SUFFIX}"):
-            name = meta.name[: -len(_META_SUFFIX)]
-            if name == keep:
-                continue
-            for p in (meta, *(self.root / f"{name}{s}" for s in _DATA_SUFFIX.values())):
-                with contextlib.suppress(OSError):
-                    p.unlink()
-
-    # ---- housekeeping -----------------------------------------------------------------------
-    def _files(self) -> list[Path]:
-        if not self.root.is_dir():
-            return []
-        ours = (_META_SUFFIX, *_DATA_SUFFIX.values())
-        out = []
-        for p in self.root.iterdir():
-            is_tmp = p.name.startswith(".") and p.name.endswith(".tmp")
-            if p.is_file() and (p.suffix in ours or is_tmp):
-                out.append(p)
-        return out
-
-    def size_bytes(self) -> int:
-        """Bytes the cache folder's entries take on disk (all settings, temp files included)."""
-        total = 0
-        for p in self._files():
-            with contextlib.suppress(OSError):
-                total += p.stat().st_size
-        return total
-
-    def info(self) -> dict[str, Any]:
-        """Entries of these settings: count, frames, seconds of video, bytes and bytes per hour."""
-        entries = frames = 0
-        seconds = 0.0
-        nbytes = 0
-        for meta_path in self.root.glob(f"*{_META_SUFFIX}") if self.root.is_dir() else []:
-            try:
-                meta = json.loads(meta_path.read_text(encoding="utf-8"))
-                s = meta["settings"]
-                if s["fps"] != self.fps or s["short_side"] != self.short_side or meta["format"] != self.format:
-                    continue
-                if s.get("encoder") != (None if self.encoder is None else self.encoder.key()):
-                    continue
-                nbytes += int(meta["data_bytes"]) + meta_path.stat().st_size
-                frames += int(meta["shape"][0])
-                seconds += float(meta["duration"])
-                entries += 1
-            except (OSError, ValueError, KeyError, TypeError):
-                continue
-        return {
-            "entries": entries,
-            "frames": frames,
-            "seconds": seconds,
-            "bytes": nbytes,
-            "bytes_per_hour": nbytes / seconds * 3600 if seconds else 0.0,
-        }
-
-    def clear(self) -> int:
-        """Remove every entry (and leftover temp file) in the folder; returns the files removed."""
-        removed = 0
-        for p in self._files():
-            with contextlib.suppress(OSError):
-                p.unlink()
-                removed += 1
-        self._memo.clear()
-        return removed
-
-
-def _pack(values: np.ndarray, dtype: type) -> str:
-    """A numeric array as base64 of its little-endian bytes (compact, fast to load from JSON)."""
-    return base64.b64encode(np.asarray(values, dtype=np.dtype(dtype).newbyteorder("<")).tobytes()).decode("ascii")
-
-
-def _unpack(text: str, dtype: type) -> np.ndarray:
-    return np.frombuffer(base64.b64decode(text), dtype=np.dtype(dtype).newbyteorder("<")).astype(dtype)
-
-
-def _frame_step(rel: np.ndarray, fps: float | None, native_fps: float) -> float:
-    if fps:
-        return 1.0 / fps
-    if len(rel) > 1:
-        return float(np.median(np.diff(rel)))
-    return 1.0 / native_fps if native_fps > 0 else 0.04
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """File-system errors while writing an entry (a read-only or full cache folder) as one
+        ConfigError line naming the folder; errors of the video itself pass through."""
+        try:
+            yield
+        except OSError as exc:
+            where = exc.filename if isinstance(exc.filename, str) else str(self.root)
+            if isinstance(exc.filename, str) and not Path(where).is_relative_to(self.root):
+                raise
+            raise ConfigError(f"cache folder {self.root}: cannot write an entry ({exc.strerror or exc}); make it "
+                              "writable, choose another (data.cache_dir or $VIDLEARN_CACHE) or turn the cache off "
+                              "(data.cache=false)") from None

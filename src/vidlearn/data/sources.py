@@ -7,13 +7,16 @@ Every source yields ``list[VideoRecord]``. Problems are collected and raised all
 from __future__ import annotations
 
 import csv
+import io
 import math
+import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
 from vidlearn.data.records import VideoRecord
+from vidlearn.data.split_lists import Subset, load_split_list
 from vidlearn.errors import DataSourceError
 
 __all__ = [
@@ -32,13 +35,9 @@ VIDEO_EXTENSIONS: frozenset[str] = frozenset(
     {".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
 )
 MANIFEST_EXTENSIONS: frozenset[str] = frozenset({".csv", ".tsv"})
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # what the csv module ends a line at
 
 Task = Literal["classification", "regression"]
-Subset = Literal["train", "test"]
-
-_HMDB_LIST = re.compile(r"^(?P<cls>.+)_test_split(?P<split>\d+)\.txt$", re.IGNORECASE)
-_UCF_GROUP = re.compile(r"_(g\d+)_c\d+", re.IGNORECASE)
-_HMDB_CODES = {"0": None, "1": "train", "2": "test"}
 
 
 def is_video_file(path: str | Path) -> bool:
@@ -138,15 +137,28 @@ def load_folder(path: str | Path, *, task: Task = "classification") -> list[Vide
     for p in loose:
         problems.append(f"{p.name} is not inside a class folder (class folders: {classes[0][0].name}, ...)")
     records: list[VideoRecord] = []
+    owner: dict[Path, tuple[str | float, Path]] = {}  # resolved file -> (its label, where first seen)
     for d, vids in classes:
         target: str | float = d.name
+        if _undecodable(d.name):
+            problems.append(f"{_shown(d.name)}/: a class folder's name is its label, and this one is not valid UTF-8")
+            continue
         if task == "regression":
             value = _parse_float(d.name)
             if value is None:
                 problems.append(f"{d.name}/: folder name is not a number (task is regression)")
                 continue
             target = value
-        records.extend(VideoRecord(path=v, target=target) for v in vids)
+        for v in vids:
+            real = v.resolve()
+            if real in owner:  # a symbolic link (to a file or a folder) reaching a file seen before
+                label, first = owner[real]
+                if label != target:
+                    problems.append(f"{_shown(first.relative_to(folder).as_posix())} and {_shown(v.relative_to(folder).as_posix())} "
+                                    f"are the same file ({_shown(str(real))}) under two labels: '{label}' and '{target}'")
+                continue  # the same file twice under one label: listed once
+            owner[real] = (target, v)
+            records.append(VideoRecord(path=v, target=target))
     if problems:
         raise DataSourceError(folder, problems)
     return records
@@ -175,18 +187,34 @@ def load_manifest(
     src = Path(path)
     base = Path(root) if root is not None else src.parent
     delimiter = "\t" if src.suffix.lower() == ".tsv" else ","
-    try:
-        with open(src, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh, delimiter=delimiter)
-            header = [h.strip() for h in (reader.fieldnames or [])]
-            reader.fieldnames = header
-            rows = [(reader.line_num, row) for row in reader]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise DataSourceError(src, [f"cannot read manifest: {exc}"]) from None
-
     problems: list[str] = []
+    try:
+        # bytes that are not UTF-8 stay as surrogates: a path then names that very file (os.fsencode)
+        text = src.read_bytes().decode("utf-8-sig", errors="surrogateescape")
+        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+        header = [h.strip() for h in (reader.fieldnames or [])]
+        reader.fieldnames = header
+        total = len(_LINE_BREAK.findall(text)) + (0 if not text or _LINE_BREAK.search(text[-1]) else 1)
+        rows = []
+        for row in reader:
+            breaks = {k: len(_LINE_BREAK.findall(v)) for k, v in row.items() if isinstance(v, str) and _LINE_BREAK.search(v)}
+            line = reader.line_num - sum(breaks.values())  # where the row starts ...
+            if breaks and reader.line_num == total and _LINE_BREAK.search(text[-1]):
+                line += 1  # ... (a quote open at the end of the file holds the last line's end too)
+            if breaks:
+                col = next(iter(breaks))
+                problems.append(f"line {line}: the {col or 'extra'} cell runs over {reader.line_num - line + 1} lines, to line {reader.line_num} "
+                                "(an unclosed quote?); a cell may not hold a line break")
+            rows.append((line, row))
+    except (OSError, csv.Error) as exc:
+        raise DataSourceError(src, [f"cannot read manifest: {exc}"]) from None
+    if not problems and reader.line_num != total:
+        problems.append(f"read {len(rows)} rows from {reader.line_num} of its {total} lines; the rows after line "
+                        f"{reader.line_num} were not read")
     if not header:
         raise DataSourceError(src, ["empty file: expected a header row with a 'path' column"])
+    if _undecodable(",".join(header)):
+        problems.append(f"line 1: the header is not valid UTF-8 ({_shown(','.join(header))})")
     if "path" not in header:
         problems.append(f"missing column 'path' (columns: {', '.join(header)})")
     preferred = ("label", "target") if task == "classification" else ("target", "label")
@@ -222,7 +250,11 @@ def load_manifest(
         file = base / rel
         if not file.is_file():
             missing += 1
-            problems.append(f"line {line}: {rel} does not exist" + ("" if not file.is_dir() else " as a file"))
+            problems.append(f"line {line}: {_shown(rel)} does not exist" + ("" if not file.is_dir() else " as a file"))
+        bad_text = [c for c in (target_col, group_col, *extra) if c is not None and _undecodable(values.get(c, ""))]
+        if bad_text:  # a label, group or meta value is text: bytes that are not UTF-8 cannot be one
+            problems.append(f"line {line}: {bad_text[0]} '{_shown(values[bad_text[0]])}' is not valid UTF-8 text")
+            continue
         target: str | float | None = None
         if target_col is not None:
             raw = values.get(target_col, "")
@@ -241,7 +273,7 @@ def load_manifest(
             problems.append(f"line {line}: end ({end:g}) must be after start ({start:g})")
         key = (file, start, end)
         if key in seen:
-            problems.append(f"line {line}: {rel} is listed twice (first on line {seen[key]})")
+            problems.append(f"line {line}: {_shown(rel)} is listed twice (first on line {seen[key]})")
         seen.setdefault(key, line)
         grp = (values.get(group_col) or None) if group_col is not None else None
         meta = {c: values.get(c, "") for c in extra}
@@ -266,155 +298,26 @@ def _optional_seconds(values: dict[str, str], column: str, line: int, problems: 
     return value
 
 
-# ---- UCF101 / HMDB51 split lists ------------------------------------------------------------
-
-
-def load_split_list(
-    path: str | Path | Sequence[str | Path],
-    *,
-    root: Path | str | None = None,
-    subset: Subset | None = None,
-    class_index: str | Path | None = None,
-) -> list[VideoRecord]:
-    """Records from official split lists (one file or several, e.g. all HMDB51 lists of a split).
-
-    UCF101 style (``trainlist01.txt``: ``Class/v_Class_g08_c01.avi 1`` with a 1-based class
-    index; ``testlist01.txt``: path only): the class is looked up in ``classInd.txt`` beside the
-    list (or ``class_index``), else taken from the folder name; the ``gNN`` part of the file name
-    becomes the group, so the same group never ends up on both sides of a split.
-    HMDB51 style (``<class>_test_split<N>.txt``: ``name.avi 1|2|0``): the class comes from the
-    list's name, videos are at ``root/<class>/name.avi``; ``subset`` keeps ``'train'`` (1) or
-    ``'test'`` (2) lines, ``None`` keeps every line (including 0, unused).
-    ``root`` is the video folder (default: the list's folder).
-    """
-    if subset not in (None, "train", "test"):
-        raise ValueError(f"subset must be 'train', 'test' or None, got {subset!r}")
-    paths = [Path(path)] if isinstance(path, (str, Path)) else [Path(p) for p in path]
-    if not paths:
-        raise ValueError("no split list given")
-    records: list[VideoRecord] = []
-    problems: list[str] = []
-    for lst in paths:
-        base = Path(root) if root is not None else lst.parent
-        try:
-            lines = lst.read_text(encoding="utf-8-sig").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise DataSourceError(lst, [f"cannot read split list: {exc}"]) from None
-        hmdb = _HMDB_LIST.match(lst.name)
-        if hmdb:
-            recs, probs = _parse_hmdb(lines, hmdb.group("cls"), base, subset)
-        else:
-            index_file = Path(class_index) if class_index is not None else lst.parent / "classInd.txt"
-            recs, probs = _parse_ucf(lines, base, _read_class_index(index_file))
-        if len(paths) > 1:
-            probs = [f"{lst.name} {p}" for p in probs]
-        records.extend(recs)
-        problems.extend(probs)
-    if not records and not problems:
-        problems.append("no videos listed" + (f" for subset '{subset}'" if subset else ""))
-    source = paths[0] if len(paths) == 1 else f"{paths[0].parent} ({len(paths)} split lists)"
-    if problems:
-        raise DataSourceError(source, problems)
-    return records
-
-
-def _read_class_index(path: Path) -> dict[int, str] | None:
-    if not path.is_file():
-        return None
-    problems: list[str] = []
-    mapping: dict[int, str] = {}
-    for n, text in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
-        parts = text.split()
-        if not parts:
-            continue
-        if len(parts) != 2 or not parts[0].isdigit():
-            problems.append(f"line {n}: expected 'index ClassName', got '{text.strip()}'")
-            continue
-        mapping[int(parts[0])] = parts[1]
-    if problems:
-        raise DataSourceError(path, problems)
-    return mapping
-
-
-def _parse_ucf(
-    lines: list[str], base: Path, classes: dict[int, str] | None
-) -> tuple[list[VideoRecord], list[str]]:
-    records: list[VideoRecord] = []
-    problems: list[str] = []
-    missing = listed = 0
-    for n, text in enumerate(lines, start=1):
-        parts = text.split()
-        if not parts:
-            continue
-        if len(parts) > 2:
-            problems.append(f"line {n}: expected 'path [label_index]', got '{text.strip()}'")
-            continue
-        rel = parts[0]
-        listed += 1
-        folder = Path(rel).parent.name or None
-        label: str | None = folder
-        if len(parts) == 2:
-            if not parts[1].isdigit():
-                problems.append(f"line {n}: label index '{parts[1]}' is not a whole number")
-                continue
-            idx = int(parts[1])
-            if classes is not None:
-                if idx not in classes:
-                    known = f"{min(classes)}..{max(classes)}" if classes else "no classes"
-                    problems.append(f"line {n}: unknown label index {idx} (classInd has {known})")
-                    continue
-                label = classes[idx]
-                if folder is not None and folder.lower() != label.lower():
-                    problems.append(f"line {n}: {rel} is in folder '{folder}' but label {idx} is '{label}'")
-            elif label is None:
-                label = parts[1]
-        elif label is None:
-            problems.append(f"line {n}: {rel} has no label index and no class folder")
-            continue
-        elif classes is not None:
-            by_name = {c.lower(): c for c in classes.values()}
-            if label.lower() not in by_name:
-                problems.append(f"line {n}: class folder '{label}' is not in classInd")
-                continue
-            label = by_name[label.lower()]
-        file = base / rel
-        if not file.is_file():
-            missing += 1
-            problems.append(f"line {n}: {rel} does not exist")
-        g = _UCF_GROUP.search(Path(rel).stem)
-        records.append(VideoRecord(path=file, target=label, group=g.group(1).lower() if g else None))
-    if missing and missing == listed and listed > 1:
-        problems.insert(0, f"none of the {missing} listed files exist under {base} (is the root right?)")
-    return records, problems
-
-
-def _parse_hmdb(
-    lines: list[str], label: str, base: Path, subset: Subset | None
-) -> tuple[list[VideoRecord], list[str]]:
-    records: list[VideoRecord] = []
-    problems: list[str] = []
-    missing = listed = 0
-    for n, text in enumerate(lines, start=1):
-        parts = text.split()
-        if not parts:
-            continue
-        if len(parts) != 2 or parts[1] not in _HMDB_CODES:
-            problems.append(f"line {n}: expected 'name.avi 0|1|2', got '{text.strip()}'")
-            continue
-        if subset is not None and _HMDB_CODES[parts[1]] != subset:
-            continue
-        listed += 1
-        file = base / label / parts[0]
-        if not file.is_file():
-            missing += 1
-            problems.append(f"line {n}: {label}/{parts[0]} does not exist")
-        records.append(VideoRecord(path=file, target=label, meta={"split": _HMDB_CODES[parts[1]] or "unused"}))
-    if missing and missing == listed and listed > 1:
-        problems.insert(0, f"none of the {missing} listed files exist under {base / label} (is the root right?)")
-    return records, problems
-
-
 # ---- helpers -----------------------------------------------------------------------------
+
+
+def _undecodable(text: str) -> bool:
+    """Whether ``text`` holds bytes that were not UTF-8 (kept as surrogates, see os.fsdecode)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _shown(text: str) -> str:
+    """``text`` printable: bytes that are not UTF-8 shown as \\xNN."""
+    if not _undecodable(text):
+        return text
+    try:
+        return os.fsencode(text).decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that no undecodable byte became
+        return text.encode("utf-8", "backslashreplace").decode("ascii")
 
 
 def _parse_float(text: str) -> float | None:

@@ -41,6 +41,7 @@ _WINDOW_S = 4.0
 # itself (bench/bench_decode.py, section 3), and conversions run one frame at a time anyway (and
 # DataLoader workers already use the cores).
 _SCALER_THREADS = 1
+FPS_RANGE = (0.01, 1000.0)  # resampling rates (frames per second): 1e300 would repeat one frame endlessly
 
 
 def _frame_time(frame: av.VideoFrame, fallback: float) -> float:
@@ -281,6 +282,8 @@ def iter_frames(
     that rate (times start, start + 1/fps, ...; each gets the frame displayed then)."""
     if fps is not None and fps <= 0:
         raise ValueError("fps must be positive")
+    if fps is not None and not FPS_RANGE[0] <= fps <= FPS_RANGE[1]:
+        raise ValueError(f"fps must be between {FPS_RANGE[0]:g} and {FPS_RANGE[1]:g} frames per second, got {fps:g}")
     p = str(path) if is_url(path) else Path(path)
     t_from = max(0.0, start or 0.0)
     with open_video(p, threads=threads) as (container, stream):

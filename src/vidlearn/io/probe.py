@@ -113,6 +113,9 @@ def open_video(path: str | Path, threads: int = 0) -> Iterator[tuple[av.containe
         except av.error.FFmpegError as exc:
             raise VideoError(p, f"not a readable video ({ffmpeg_reason(exc)})") from None
     try:
+        if container.format.name in _TEXT_DEMUXERS:  # picked by file extension, e.g. any ".bin"
+            raise VideoError(p, f"is not a video: FFmpeg would draw it as text art ({container.format.long_name}); "
+                                "a data or text file?")
         if not container.streams.video:
             raise VideoError(p, "contains no video stream")
         stream = container.streams.video[0]
@@ -127,6 +130,10 @@ def open_video(path: str | Path, threads: int = 0) -> Iterator[tuple[av.containe
         yield container, stream
     finally:
         container.close()
+
+
+# FFmpeg demuxers that draw text or arbitrary bytes as pictures ("bin" takes every *.bin file)
+_TEXT_DEMUXERS = frozenset({"bin", "tty", "xbin", "adf", "idf"})
 
 
 def ffmpeg_reason(exc: BaseException) -> str:
@@ -176,7 +183,10 @@ def probe(path: str | Path, *, count_frames: bool | None = None) -> VideoInfo:
         frames_exact = header_frames > 0
         num_frames = header_frames
         if need_count:
-            num_frames, last_end = _count_packets(container, stream)
+            try:
+                num_frames, last_end = _count_packets(container, stream)
+            except av.error.FFmpegError as exc:
+                raise VideoError(p, f"cannot read its packets ({ffmpeg_reason(exc)})") from None
             frames_exact = True
             if last_end is not None and last_end > start:
                 duration = last_end - start

@@ -40,7 +40,8 @@ from torch import nn
 
 from vidlearn.config import ExperimentConfig
 from vidlearn.errors import ArtifactError, ConfigError
-from vidlearn.fsutil import atomic_dir, fsync_dir, fsync_file, tmp_path_for
+from vidlearn.fsutil import atomic_dir, default_file_mode, fsync_dir, fsync_file, tmp_path_for
+from vidlearn.predictors.artifact_checks import TensorSpec, build_checked, check_header, check_options, check_outputs, header_of
 from vidlearn.provenance import __version__, package_versions
 
 __all__ = [
@@ -78,6 +79,7 @@ class Artifact:
     state_dict: dict[str, torch.Tensor]
     path: Path
     extra_files: dict[str, Path] = field(default_factory=dict)
+    header: dict[str, TensorSpec] = field(default_factory=dict)  # the file's tensors: dtype, shape
 
     @property
     def task(self) -> str:
@@ -100,16 +102,20 @@ class Artifact:
     def build_model(self, build_fn: BuildFn | None = None) -> nn.Module:
         """Build the architecture named in ``config.model`` with ``build_fn(name, num_classes=...,
         **options)`` (default: ``vidlearn.models.build_model``), load the weights strictly, and
-        return it in eval mode. Weights that do not fit the architecture raise ArtifactError."""
+        return it in eval mode. Options of the wrong type, a model over the size limit and weights
+        that do not fit the architecture raise ArtifactError; all of it is checked on the meta
+        device (shapes only) before the model is built for real (``artifact_checks``)."""
+        from vidlearn.models.registry import list_models, model_options
+
         if build_fn is None:
             from vidlearn.models import build_model as build_fn  # type: ignore[no-redef]
         name = self.config.model.name
         options = dict(self.config.model.options)
-        model = build_fn(name, num_classes=self.num_outputs, **options)
-        expected = model.state_dict()
-        problems = _state_dict_problems(expected, self.state_dict)
-        if problems:
-            raise ArtifactError(self.path, f"weights do not match model '{name}' {options or ''}: " + "; ".join(problems))
+        if name in list_models():  # the artifact holds the weights: a `weights` option would read another file
+            options.pop("weights", None)
+            check_options(self.path / CONFIG_FILE if self.path.is_dir() else self.path, name, options, model_options(name))
+        header = self.header or {k: TensorSpec(v.dtype, tuple(v.shape)) for k, v in self.state_dict.items()}
+        model = build_checked(self.path, build_fn, name, self.num_outputs, options, header)
         try:
             model.load_state_dict(self.state_dict, strict=True)
         except RuntimeError as exc:  # e.g. a dtype that cannot be copied
@@ -190,8 +196,6 @@ def _make_meta(
     }
 
 
-
-
 def _tensors_for_saving(model: nn.Module) -> dict[str, torch.Tensor]:
     """The state_dict as independent, contiguous CPU tensors: tied/shared parameters and views are
     copied so that safetensors can store each key on its own."""
@@ -268,6 +272,7 @@ def _save_single_file(target: Path, tensors: dict[str, torch.Tensor], config_jso
     tmp = tmp_path_for(target)
     try:
         _write_safetensors(tensors, tmp, {"format": "pt", _CONFIG_KEY: config_json, _META_KEY: meta_json})
+        os.chmod(tmp, default_file_mode())  # safetensors writes its file anew, 0600
         os.replace(tmp, target)
         fsync_dir(target.parent)
     except BaseException:
@@ -301,22 +306,29 @@ def _load_directory(root: Path) -> Artifact:
         )
     meta = _check_meta(root / META_FILE, _parse_json(root / META_FILE, _read_text(root / META_FILE)))
     config = _parse_config(root / CONFIG_FILE, _parse_json(root / CONFIG_FILE, _read_text(root / CONFIG_FILE)))
-    tensors, _ = _read_safetensors(root / WEIGHTS_FILE)
+    check_outputs(root / META_FILE, meta, config.task)
+    tensors, _, header = _read_safetensors(root / WEIGHTS_FILE)
     extras = {p.name: p for p in sorted(root.iterdir()) if p.is_file() and p.name not in _REQUIRED}
-    return Artifact(
-        config=config, class_names=list(meta["class_names"]), meta=meta, state_dict=tensors, path=root, extra_files=extras
-    )
+    return Artifact(config=config, class_names=list(meta["class_names"]), meta=meta, state_dict=tensors, path=root,
+                    extra_files=extras, header=header)
 
 
 def _load_single_file(file: Path) -> Artifact:
-    tensors, metadata = _read_safetensors(file)
-    if _META_KEY not in metadata or _CONFIG_KEY not in metadata:
-        raise ArtifactError(
-            file, "a safetensors file without vidlearn metadata (plain weights?): not a vidlearn model artifact"
-        )
-    meta = _check_meta(file, _parse_json(file, metadata[_META_KEY], what=f"metadata '{_META_KEY}'"))
-    config = _parse_config(file, _parse_json(file, metadata[_CONFIG_KEY], what=f"metadata '{_CONFIG_KEY}'"))
-    return Artifact(config=config, class_names=list(meta["class_names"]), meta=meta, state_dict=tensors, path=file)
+    def checked(metadata: dict[str, str]) -> tuple[dict[str, Any], ExperimentConfig]:
+        if _META_KEY not in metadata or _CONFIG_KEY not in metadata:
+            raise ArtifactError(
+                file, "a safetensors file without vidlearn metadata (plain weights?): not a vidlearn model artifact"
+            )
+        meta = _check_meta(file, _parse_json(file, metadata[_META_KEY], what=f"metadata '{_META_KEY}'"))
+        config = _parse_config(file, _parse_json(file, metadata[_CONFIG_KEY], what=f"metadata '{_CONFIG_KEY}'"))
+        check_outputs(file, meta, config.task)
+        return meta, config
+
+    found: list[tuple[dict[str, Any], ExperimentConfig]] = []
+    tensors, _, header = _read_safetensors(file, lambda metadata: found.append(checked(metadata)))
+    meta, config = found[0]
+    return Artifact(config=config, class_names=list(meta["class_names"]), meta=meta, state_dict=tensors, path=file,
+                    header=header)
 
 
 def _read_text(file: Path) -> str:
@@ -368,36 +380,24 @@ def _parse_config(file: Path, data: Any) -> ExperimentConfig:
         raise ArtifactError(file, f"invalid configuration: {exc}") from None
 
 
-def _read_safetensors(file: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+def _read_safetensors(
+    file: Path, check_metadata: Callable[[dict[str, str]], None] | None = None
+) -> tuple[dict[str, torch.Tensor], dict[str, str], dict[str, TensorSpec]]:
+    """The tensors, string metadata and header of a safetensors file. The header (names, dtypes,
+    shapes) and the metadata (``check_metadata``) are checked before any tensor data is read."""
     try:
         with safe_open(str(file), framework="pt", device="cpu") as fh:
             metadata = dict(fh.metadata() or {})
+            header = header_of(file, fh)
+            check_header(file, header)
+            if check_metadata is not None:
+                check_metadata(metadata)
             tensors = {key: fh.get_tensor(key) for key in fh.keys()}
+    except ArtifactError:
+        raise
     except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types; all mean "unreadable"
         raise ArtifactError(file, f"not a valid safetensors file ({_first_line(exc)})") from None
-    return tensors, metadata
-
-
-def _state_dict_problems(expected: Mapping[str, torch.Tensor], found: Mapping[str, torch.Tensor]) -> list[str]:
-    def listed(keys: list[str]) -> str:
-        shown = ", ".join(keys[:5])
-        return shown + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
-
-    problems = []
-    missing = [k for k in expected if k not in found]
-    unexpected = [k for k in found if k not in expected]
-    if missing:
-        problems.append(f"{len(missing)} missing in the file ({listed(missing)})")
-    if unexpected:
-        problems.append(f"{len(unexpected)} unexpected in the file ({listed(unexpected)})")
-    shapes = [
-        f"{k}: file {tuple(found[k].shape)} vs model {tuple(v.shape)}"
-        for k, v in expected.items()
-        if k in found and isinstance(v, torch.Tensor) and tuple(found[k].shape) != tuple(v.shape)
-    ]
-    if shapes:
-        problems.append(f"{len(shapes)} with another shape ({listed(shapes)})")
-    return problems
+    return tensors, metadata, header
 
 
 def _first_line(exc: BaseException) -> str:

@@ -25,6 +25,7 @@ from vidlearn.data.records import VideoRecord
 from vidlearn.errors import ArtifactError, ConfigError, DataSourceError, VideoError
 from vidlearn.fsutil import atomic_dir
 from vidlearn.predictors.base import Prediction
+from vidlearn.predictors.onnx_models import external_data_problem, onnx_session
 from vidlearn.provenance import package_versions
 from vidlearn.tables.matrix import feature_matrix, load_table
 
@@ -152,14 +153,6 @@ def _onnx_input_dtype(task: str, clf: Any) -> str:
     from sklearn.svm import SVR
 
     return "float32" if task == "regression" and isinstance(clf, (SVR, RandomForestRegressor)) else "float64"
-
-
-def onnx_session(model_bytes: bytes) -> Any:
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    return ort.InferenceSession(model_bytes, sess_options=opts, providers=["CPUExecutionProvider"])
 
 
 def _check_conversion(pipeline: Any, model_bytes: bytes, n_features: int, classification: bool, dtype: str) -> str:
@@ -362,7 +355,14 @@ def load_baseline(path: str | Path) -> ClassicalPredictor:
         if not (isinstance(t, dict) and all(isinstance(t.get(k), (int, float)) for k in ("mean", "std")) and t["std"] > 0):
             raise ArtifactError(p / META_FILE, "a regression model needs target.mean and target.std (> 0)")
     try:
-        session = onnx_session((p / MODEL_FILE).read_bytes())
+        model_bytes = (p / MODEL_FILE).read_bytes()
+    except OSError as exc:
+        raise ArtifactError(p / MODEL_FILE, f"cannot read ({exc.strerror or exc})") from None
+    problem = external_data_problem(model_bytes)
+    if problem:
+        raise ArtifactError(p / MODEL_FILE, problem)
+    try:
+        session = onnx_session(model_bytes)
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types; all mean "unreadable"
         with contextlib.suppress(Exception):
             exc = str(exc).splitlines()[0]  # type: ignore[assignment]

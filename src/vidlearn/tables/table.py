@@ -62,6 +62,7 @@ import pyarrow as pa
 from vidlearn.config import DecodeConfig
 from vidlearn.data.records import VideoRecord
 from vidlearn.errors import ConfigError, DataSourceError
+from vidlearn.io.decode import FPS_RANGE
 from vidlearn.progress import Echo
 from vidlearn.tables.families import build_families, parse_kinds
 from vidlearn.tables.resume import (
@@ -95,6 +96,24 @@ __all__ = [
 ]
 
 DEFAULT_DECODE = DecodeConfig()  # the one place the default rate and size are stated: vidlearn.config
+
+
+def _not_utf8(r: VideoRecord) -> str | None:
+    """Why a record cannot be a row (a table's text is UTF-8; a Linux file name need not be), or None."""
+    fields = [("path", str(r.path)), ("target", r.target), ("group", r.group)]
+    fields += [(f"{k!r} value", v) for k, v in (r.meta or {}).items()] + [("meta key", k) for k in (r.meta or {})]
+    for name, value in fields:
+        if not isinstance(value, str):
+            continue
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            try:
+                shown = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            except UnicodeEncodeError:  # a surrogate that no undecodable byte became
+                shown = value.encode("utf-8", "backslashreplace").decode("utf-8")
+            return f"its {name} is not valid UTF-8 ({shown})" + ("; rename the file" if name == "path" else "")
+    return None
 
 
 def compute_feature_table(
@@ -135,6 +154,8 @@ def compute_feature_table(
         raise DataSourceError("feature table", ["no records"])
     if fps is not None and not (fps > 0 and math.isfinite(fps)):
         raise ConfigError(f"features.fps: must be a positive number, got {fps}")
+    if fps is not None and not FPS_RANGE[0] <= fps <= FPS_RANGE[1]:
+        raise ConfigError(f"features.fps: must be between {FPS_RANGE[0]:g} and {FPS_RANGE[1]:g} frames per second, got {fps:g}")
     if short_side is not None and int(short_side) < 8:
         raise ConfigError(f"features.short_side: must be at least 8 px, got {short_side}")
     if chunk_size < 1:
@@ -163,6 +184,8 @@ def compute_feature_table(
         seen.add(key)
         if ident is None:
             skipped[i] = "file does not exist" if not os.path.exists(key[0]) else "file cannot be read"
+        elif (not_text := _not_utf8(r)) is not None:
+            skipped[i] = not_text
         elif ident in done.rows:
             reused += 1
         elif ident in done.skipped:
