@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from vidlearn.errors import ConfigError
 
@@ -21,7 +28,7 @@ class _Section(BaseModel):
 class DecodeConfig(_Section):
     """How frames come out of a video file."""
 
-    fps: float = Field(8.0, gt=0, description="frames per second the clip is sampled at")
+    fps: float = Field(8.0, ge=0.01, le=1000.0, allow_inf_nan=False, description="frames per second the clip is sampled at (0.01-1000)")
     short_side: int = Field(128, ge=16, le=2048, description="resize so the shorter side is this (done in FFmpeg)")
     threads: int = Field(0, ge=0, description="decoder threads; 0 lets FFmpeg choose")
 
@@ -154,6 +161,7 @@ class OptimConfig(_Section):
     early_stopping: int = Field(0, ge=0, description="patience in epochs; 0 disables")
     grad_clip: float = Field(0.0, ge=0, description="clip the gradient norm to this before each step; 0 disables")
     seed: int = 0
+    deterministic: bool = Field(True, description="torch's deterministic kernels where it has them (a warning where not); off: cuDNN may pick faster, nondeterministic ones")
 
 
 class FinetuneConfig(_Section):

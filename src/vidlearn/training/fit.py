@@ -28,6 +28,7 @@ from vidlearn.tasks.task import build_task
 from vidlearn.training.finetune import build_task_model, describe_training, report_info
 from vidlearn.training.history import merge_log_history, set_aside_log_history
 from vidlearn.training.prepare import prepare_config, set_input_stats
+from vidlearn.training.resume import resume_from
 
 __all__ = ["TrainResult", "build_task_model", "cross_validate", "evaluate_and_report", "fit", "prepare_config"]
 
@@ -208,17 +209,10 @@ def fit(
         enable_model_summary=False,
         log_every_n_steps=1,
         num_sanity_val_steps=0,
-        deterministic=False,
+        deterministic="warn" if cfg.optim.deterministic else False,  # torch's deterministic kernels where it has them
         default_root_dir=run,
     )
-    last = ckpt_dir / "last.ckpt"
-    ckpt_path = None
-    if resume:
-        if last.is_file():
-            ckpt_path = str(last)
-            echo(f"resuming from {last}")
-        else:
-            echo(f"no checkpoint at {last}: starting from scratch")
+    ckpt_path = resume_from(ckpt_dir, module, echo) if resume else None
     if ckpt_path is not None and trainer.is_global_zero:
         set_aside_log_history(run / "logs")
     with warnings.catch_warnings():

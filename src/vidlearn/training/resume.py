@@ -1,0 +1,60 @@
+"""Choosing the checkpoint a resumed run starts from, checked before Lightning reads it: a
+checkpoint is only ever read with ``torch.load(weights_only=True)`` (no code runs), must hold the
+module's tensors with their shapes and whole epoch/step counters. A damaged ``last.ckpt`` (a
+full disk, a killed copy, a file from elsewhere) falls back to ``best.ckpt`` when that one is
+sound, and says so; with neither, one line names the file and the reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from vidlearn.errors import ArtifactError
+from vidlearn.progress import Echo
+
+__all__ = ["checkpoint_problem", "resume_from"]
+
+
+def checkpoint_problem(path: Path, module: nn.Module) -> str | None:
+    """Why ``path`` cannot resume ``module`` (None: it can)."""
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any failure to read means "not a usable checkpoint"
+        text = str(exc).strip().splitlines()
+        return f"not a readable checkpoint ({text[0] if text else type(exc).__name__})"
+    if not isinstance(obj, dict) or not isinstance(obj.get("state_dict"), dict):
+        return "not a Lightning checkpoint (no state_dict)"
+    state = obj["state_dict"]
+    if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        return "its state_dict is not a mapping of names to tensors"
+    own = module.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    if missing or unexpected:
+        first = (missing or unexpected)[0]
+        return f"does not match the model ({'missing' if missing else 'unexpected'} {first})"
+    wrong = next((k for k, v in own.items() if tuple(state[k].shape) != tuple(v.shape)), None)
+    if wrong is not None:
+        return f"does not match the model ({wrong}: {tuple(state[wrong].shape)} vs {tuple(own[wrong].shape)})"
+    if not isinstance(obj.get("epoch"), int) or not isinstance(obj.get("global_step"), int):
+        return "has no whole epoch and step counters"
+    return None
+
+
+def resume_from(ckpt_dir: Path, module: nn.Module, echo: Echo) -> str | None:
+    """The checkpoint to resume from: ``last.ckpt``, else a sound ``best.ckpt`` (said), else None
+    when the run has none. Raises ArtifactError naming the damaged file when no checkpoint is sound."""
+    last, best = ckpt_dir / "last.ckpt", ckpt_dir / "best.ckpt"
+    if not last.is_file():
+        echo(f"no checkpoint at {last}: starting from scratch")
+        return None
+    problem = checkpoint_problem(last, module)
+    if problem is None:
+        echo(f"resuming from {last}")
+        return str(last)
+    if best.is_file() and checkpoint_problem(best, module) is None:
+        echo(f"{last}: {problem}; resuming from {best} instead")
+        return str(best)
+    raise ArtifactError(last, f"{problem}; delete it (and best.ckpt) or run without --resume")
