@@ -53,3 +53,9 @@ class ArtifactError(VidlearnError):
         self.path = str(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
+
+
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first line of a library exception's message (its type name when it has none), cut to
+    ``limit`` characters: what goes after "because" in a one-line error."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:limit]

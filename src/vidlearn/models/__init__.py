@@ -30,7 +30,11 @@ from vidlearn.models import (  # noqa: F401
     x3d,
 )
 from vidlearn.models.base import VideoClassifier, make_head, reset_head
-from vidlearn.models.checkpoint_files import Checkpoint, open_checkpoint, read_checkpoint
+from vidlearn.models.checkpoint_files import (
+    Checkpoint,
+    open_checkpoint,
+    read_checkpoint,
+)
 from vidlearn.models.checkpoints import LoadReport, load_pretrained
 from vidlearn.models.download import (
     DownloadError,

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from vidlearn.errors import ArtifactError
+from vidlearn.errors import ArtifactError, first_line
 
 # keys a training script wraps its state dict in, most specific first
 __all__ = ["Checkpoint", "is_tensor_mapping", "open_checkpoint", "read_checkpoint", "read_safetensors"]
@@ -220,10 +220,6 @@ def _from_object(file: Path, obj: Any) -> Checkpoint:
                 stripped = True
     return Checkpoint(file, state, fmt, None, tuple(notes))
 
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def listed(keys: list[str], n: int = 5) -> str:

@@ -20,10 +20,9 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from vidlearn.errors import ArtifactError
+from vidlearn.errors import ArtifactError, first_line
 from vidlearn.models.checkpoint_files import (
     Checkpoint,
-    first_line,
     is_tensor_mapping,
     listed,
     open_checkpoint,

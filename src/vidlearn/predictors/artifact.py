@@ -39,9 +39,22 @@ from safetensors.torch import save_file
 from torch import nn
 
 from vidlearn.config import ExperimentConfig
-from vidlearn.errors import ArtifactError, ConfigError
-from vidlearn.fsutil import atomic_dir, default_file_mode, fsync_dir, fsync_file, tmp_path_for
-from vidlearn.predictors.artifact_checks import TensorSpec, build_checked, check_header, check_options, check_outputs, header_of
+from vidlearn.errors import ArtifactError, ConfigError, first_line
+from vidlearn.fsutil import (
+    atomic_dir,
+    default_file_mode,
+    fsync_dir,
+    fsync_file,
+    tmp_path_for,
+)
+from vidlearn.predictors.artifact_checks import (
+    TensorSpec,
+    build_checked,
+    check_header,
+    check_options,
+    check_outputs,
+    header_of,
+)
 from vidlearn.provenance import __version__, package_versions
 
 __all__ = [
@@ -119,7 +132,7 @@ class Artifact:
         try:
             model.load_state_dict(self.state_dict, strict=True)
         except RuntimeError as exc:  # e.g. a dtype that cannot be copied
-            raise ArtifactError(self.path, f"weights do not match model '{name}': {_first_line(exc)}") from None
+            raise ArtifactError(self.path, f"weights do not match model '{name}': {first_line(exc)}") from None
         return model.eval()
 
 
@@ -396,10 +409,6 @@ def _read_safetensors(
     except ArtifactError:
         raise
     except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types; all mean "unreadable"
-        raise ArtifactError(file, f"not a valid safetensors file ({_first_line(exc)})") from None
+        raise ArtifactError(file, f"not a valid safetensors file ({first_line(exc)})") from None
     return tensors, metadata, header
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:300]

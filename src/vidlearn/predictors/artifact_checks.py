@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from vidlearn.errors import ArtifactError, ConfigError
+from vidlearn.errors import ArtifactError, ConfigError, first_line
 
 __all__ = [
     "DEFAULT_MAX_ELEMENTS",
@@ -149,9 +149,6 @@ def check_options(file: Path, name: str, options: Mapping[str, Any], defaults: M
             raise ArtifactError(file, f"model.options.{key}: {name} expects {kind[0]}, got {value!r} ({type(value).__name__})")
 
 
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-
 
 def _build(file: Path, build_fn: Callable[..., nn.Module], name: str, num_outputs: int, options: Mapping[str, Any]) -> nn.Module:
     try:
@@ -160,7 +157,7 @@ def _build(file: Path, build_fn: Callable[..., nn.Module], name: str, num_output
         raise ArtifactError(file, f"cannot build its model: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - a builder given options from a file: any failure is "bad options"
         raise ArtifactError(file, f"cannot build model '{name}' with options {dict(options)}: "
-                                  f"{type(exc).__name__}: {_first_line(exc)}") from None
+                                  f"{type(exc).__name__}: {first_line(exc)}") from None
 
 
 def _listed(keys: list[str]) -> str:

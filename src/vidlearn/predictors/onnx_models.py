@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from vidlearn.errors import first_line
+
 __all__ = ["external_data_problem", "onnx_session"]
 
 
@@ -19,7 +21,7 @@ def external_data_problem(model_bytes: bytes) -> str | None:
     try:
         model = onnx.ModelProto.FromString(model_bytes)  # parses only: external data is not loaded
     except Exception as exc:  # noqa: BLE001 - protobuf's DecodeError and friends: "not ONNX"
-        return f"not an ONNX model ({_first_line(exc)})"
+        return f"not an ONNX model ({first_line(exc)})"
     graphs = [model.graph]
     while graphs:  # the main graph and every subgraph (If/Loop/Scan bodies)
         graph = graphs.pop()
@@ -36,9 +38,6 @@ def external_data_problem(model_bytes: bytes) -> str | None:
                 return f"tensor {t.name!r} keeps its data in another file ({where!r}); models with external data are refused"
     return None
 
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
 
 
 def onnx_session(model_bytes: bytes) -> Any:
