@@ -43,6 +43,9 @@ bench: setup
 	$(BIN)/python bench/bench_train_step.py
 	$(BIN)/python bench/bench_feature_models.py --folds 4
 	$(BIN)/python bench/bench_scale.py
+	$(BIN)/python bench/bench_cache_checksum.py
+	$(BIN)/python bench/bench_zoo.py --models x3d_xs,r3d_18,s3d --batches 1 --repeats 2
+	$(BIN)/python bench/bench_hf_transformers.py --batches 1 --repeats 2
 
 bench-all: setup
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
