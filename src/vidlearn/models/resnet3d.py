@@ -178,19 +178,19 @@ _MC3 = [Conv3DSimple] + [Conv3DNoTemporal] * 3
 _R2P1D = [Conv2Plus1D] * 4
 
 
-@register_model(family="3d")
+@register_model(family="3d", native_clip=(16, 112, 112))  # torchvision's published GFLOPS are at 16x112x112
 def r3d_18(*, num_classes: int, dropout: float = 0.0, width: int = 64, zero_init_residual: bool = False) -> nn.Module:
     """R3D-18: 3D ResNet-18 (3x3x3 convs), torchvision-compatible (33.4 M params at 400 classes)."""
     return VideoResNet(_R3D, [2, 2, 2, 2], BasicStem, num_classes, width=width, dropout=dropout, zero_init_residual=zero_init_residual)
 
 
-@register_model(family="3d")
+@register_model(family="3d", native_clip=(16, 112, 112))  # torchvision's published GFLOPS are at 16x112x112
 def mc3_18(*, num_classes: int, dropout: float = 0.0, width: int = 64, zero_init_residual: bool = False) -> nn.Module:
     """MC3-18: 3D convs in the stem and layer1, 2D (1x3x3) convs above; torchvision-compatible."""
     return VideoResNet(_MC3, [2, 2, 2, 2], BasicStem, num_classes, width=width, dropout=dropout, zero_init_residual=zero_init_residual)
 
 
-@register_model(family="3d")
+@register_model(family="3d", native_clip=(16, 112, 112))  # torchvision's published GFLOPS are at 16x112x112
 def r2plus1d_18(*, num_classes: int, dropout: float = 0.0, width: int = 64, zero_init_residual: bool = False) -> nn.Module:
     """R(2+1)D-18: every 3D conv factorised into spatial 1x3x3 + temporal 3x1x1; torchvision-compatible."""
     return VideoResNet(
