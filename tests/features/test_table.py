@@ -194,6 +194,41 @@ def test_resumes_after_sigkill(videos: list[VideoRecord], tmp_path: Path, monkey
     pd.testing.assert_frame_equal(resumed, fresh)
 
 
+def test_workers_exit_when_the_job_is_killed(videos: list[VideoRecord], tmp_path: Path) -> None:
+    """kill -9 of a feature job leaves no worker process decoding for nobody."""
+    psutil = pytest.importorskip("psutil")
+    script = textwrap.dedent(
+        f"""
+        import time
+        from pathlib import Path
+        import vidlearn.tables.workers as w
+        import vidlearn.tables.table as t
+        from vidlearn.data.records import VideoRecord
+        def hang(path, start, end):
+            time.sleep(120)  # every worker busy until its job is gone
+        w._decode_and_extract = hang
+        records = [VideoRecord(path=Path(p), target=c) for p, c in {[(str(r.path), r.target) for r in videos]!r}]
+        t.compute_feature_table(records, {KINDS!r}, out=Path({str(tmp_path / "f.parquet")!r}), fps=8.0, short_side=32,
+                                workers=2, progress=False)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        children: list = []
+        while time.monotonic() < deadline and len(children) < 2:
+            children = psutil.Process(proc.pid).children(recursive=True)
+            time.sleep(0.1)
+        assert len(children) >= 2, "the pool's workers did not start"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    gone, alive = psutil.wait_procs(children, timeout=15)
+    for p in alive:
+        p.kill()
+    assert not alive, f"{len(alive)} worker(s) still running after the job was killed"
+
+
 def test_bad_files_are_skipped_reported_and_not_retried(videos: list[VideoRecord], tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     corrupt = tmp_path / "corrupt.mp4"

@@ -5,6 +5,7 @@ run in this process (EfficientNet, an artifact) in the requested kind order."""
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any
@@ -27,6 +28,20 @@ def _init_worker(classical: list[Any], fps: float | None, short_side: int | None
 
         cv2.setNumThreads(1)  # one process per core: no nested thread pools
     _WORKER.update(classical=classical, fps=fps, short_side=short_side, send_frames=send_frames)
+
+
+def _init_local_worker(parent: int, *initargs: Any) -> None:
+    """A local pool worker: it dies with the process that started it, even one killed with
+    SIGKILL (Linux: PR_SET_PDEATHSIG), so no worker is left decoding for nobody."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            import ctypes
+            import signal
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM), 0, 0, 0)  # 1: PR_SET_PDEATHSIG
+            if os.getppid() != parent:  # the parent died before the line above took effect
+                os._exit(1)
+    _init_worker(*initargs)
 
 
 def _decode_and_extract(path: str, start: float | None, end: float | None) -> tuple[np.ndarray | None, np.ndarray | None, str | None]:
@@ -79,7 +94,8 @@ def run_videos(records, todo, fam: Families, fps, short_side, workers: int, prog
             executor: Any = RayPool(ray, initializer=_init_worker, initargs=initargs)
             workers = executor.workers
         else:
-            executor = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=initargs)
+            executor = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_local_worker,
+                                           initargs=(os.getpid(), *initargs))
         with executor as pool:
             pending: dict[Future, int] = {}
             queue = list(reversed(todo))
