@@ -104,3 +104,29 @@ def test_cli_models_lists_names_parameters_and_macs() -> None:
     assert table.returncode == 0 and "frame_effnet_lite0" in table.stdout and "GMACs" in table.stdout
     rnn = json.loads(_cli("models", "feature_rnn", "--clip", "16,112,112", "--json").stdout)[0]
     assert rnn["params"] > 0 and "1280 features" in rnn["note"]  # measured on the default frame features
+
+
+def test_a_full_disk_is_one_line_naming_the_folder(tmp_path, monkeypatch) -> None:
+    """ENOSPC while a command writes: one line with the folder and the reason, exit 2, no traceback."""
+    import errno
+
+    from typer.testing import CliRunner
+
+    import vidlearn.fsutil as fsutil
+    from vidlearn.cli import app
+    from vidlearn.data.synthetic import generate_demo_dataset
+
+    data = generate_demo_dataset(tmp_path / "d", classes=["left", "right"], videos_per_class=2, num_groups=2, size=32, duration=0.5)
+    real_replace = fsutil.os.replace
+
+    def full(src, dst, *a, **k):
+        if str(dst).endswith("features.csv"):
+            raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+        return real_replace(src, dst, *a, **k)
+
+    monkeypatch.setattr(fsutil.os, "replace", full)
+    out = tmp_path / "out" / "features.csv"
+    res = CliRunner().invoke(app, ["features", str(data), "--kind", "color", "--out", str(out), "--workers", "1", "--quiet"])
+    assert res.exit_code == 2, res.output
+    assert f"{tmp_path / 'out'}: no space left on the device" in res.output
+    assert "Traceback" not in res.output

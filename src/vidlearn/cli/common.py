@@ -3,8 +3,10 @@ MODEL-or-``--weights`` argument of evaluate and predict."""
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -15,8 +17,14 @@ from vidlearn.errors import ConfigError, VidlearnError
 __all__ = ["_echo_json", "_friendly", "_model_and_data"]
 
 
+# what the file system says that a user can act on (a full disk, a quota, a read-only folder)
+_STORAGE_ERRORS = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
+                   errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied"}
+
+
 def _friendly(fn):
-    """Turn VidlearnError into one clear line and exit status 2, never a traceback."""
+    """Turn VidlearnError (and a full disk, a quota or a read-only folder) into one clear line and
+    exit status 2, never a traceback."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -24,6 +32,13 @@ def _friendly(fn):
             return fn(*args, **kwargs)
         except VidlearnError as exc:
             typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+            raise typer.Exit(2) from None
+        except OSError as exc:
+            if exc.errno not in _STORAGE_ERRORS:
+                raise
+            where = os.path.dirname(os.fsdecode(exc.filename)) if exc.filename else "the output folder"
+            typer.secho(f"error: {where or '.'}: {_STORAGE_ERRORS[exc.errno]} (nothing half-written was kept)", err=True,
+                        fg=typer.colors.RED)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             typer.secho("interrupted", err=True)
