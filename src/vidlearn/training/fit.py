@@ -28,7 +28,7 @@ from vidlearn.tasks.task import build_task
 from vidlearn.training.finetune import build_task_model, describe_training, report_info
 from vidlearn.training.history import merge_log_history, set_aside_log_history
 from vidlearn.training.prepare import prepare_config, set_input_stats
-from vidlearn.training.resume import resume_from
+from vidlearn.training.checkpoints import AtomicCheckpointIO, resume_from
 
 __all__ = ["TrainResult", "build_task_model", "cross_validate", "evaluate_and_report", "fit", "prepare_config"]
 
@@ -195,6 +195,7 @@ def fit(
         precision = "32-true"
     n_dev = int(devices) if str(devices).isdigit() else devices
     trainer = L.Trainer(
+        plugins=[AtomicCheckpointIO()],  # no truncated last.ckpt on a full disk
         max_epochs=cfg.optim.epochs,
         accelerator="auto",
         devices=n_dev,

@@ -1,4 +1,6 @@
-"""Choosing the checkpoint a resumed run starts from, checked before Lightning reads it: a
+"""Training checkpoints: written atomically (`AtomicCheckpointIO`: a temp file beside the target,
+fsync, rename, so a full disk never leaves a truncated ``last.ckpt``), and checked before a
+resumed run starts from one (`resume_from`): a
 checkpoint is only ever read with ``torch.load(weights_only=True)`` (no code runs), must hold the
 module's tensors with their shapes and whole epoch/step counters. A damaged ``last.ckpt`` (a
 full disk, a killed copy, a file from elsewhere) falls back to ``best.ckpt`` when that one is
@@ -7,14 +9,32 @@ sound, and says so; with neither, one line names the file and the reason."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+
 from vidlearn.errors import ArtifactError
+from vidlearn.fsutil import atomic_open
 from vidlearn.progress import Echo
 
-__all__ = ["checkpoint_problem", "resume_from"]
+__all__ = ["AtomicCheckpointIO", "checkpoint_problem", "resume_from"]
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint writer, but atomic on a local disk: Lightning's own stages the file
+    through fsspec, whose local temp file may sit on another file system, so a full disk left a
+    partial file at the final path."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
+        if storage_options is not None:
+            raise TypeError("AtomicCheckpointIO.save_checkpoint takes no storage_options")
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_open(target, "wb") as fh:
+            torch.save(checkpoint, fh)
 
 
 def checkpoint_problem(path: Path, module: nn.Module) -> str | None:

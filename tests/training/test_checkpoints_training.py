@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from vidlearn.errors import ArtifactError
-from vidlearn.training.resume import checkpoint_problem, resume_from
+from vidlearn.training.checkpoints import checkpoint_problem, resume_from
 
 
 class _Wrapped(nn.Module):  # a LightningModule's state_dict: the network under "model."
@@ -71,3 +71,29 @@ def test_foreign_malicious_and_odd_checkpoints_are_refused(tmp_path: Path, capsy
 def test_a_run_without_checkpoints_starts_from_scratch(tmp_path: Path) -> None:
     said: list[str] = []
     assert resume_from(tmp_path, _Wrapped(), said.append) is None and "starting from scratch" in said[0]
+
+
+def test_a_checkpoint_write_that_fails_leaves_the_previous_one_whole(tmp_path: Path, monkeypatch) -> None:
+    """A full disk halfway through writing last.ckpt: the file at the final path is still the
+    previous, complete checkpoint, and no temp file is left beside it."""
+    import errno
+
+    from vidlearn.training.checkpoints import AtomicCheckpointIO
+
+    module = _Wrapped()
+    io = AtomicCheckpointIO()
+    target = tmp_path / "checkpoints" / "last.ckpt"
+    io.save_checkpoint({"state_dict": module.state_dict(), "epoch": 1, "global_step": 4}, target)
+    before = target.read_bytes()
+
+    def half_then_full(obj, fh, *a, **k):
+        fh.write(b"\x80\x02partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", half_then_full)
+    with pytest.raises(OSError):
+        io.save_checkpoint({"state_dict": module.state_dict(), "epoch": 2, "global_step": 8}, target)
+    assert target.read_bytes() == before
+    assert [p.name for p in target.parent.iterdir()] == ["last.ckpt"]
+    monkeypatch.undo()
+    assert checkpoint_problem(target, module) is None
