@@ -115,3 +115,21 @@ def test_cli_serve_answers_over_a_real_socket(make_artifact, real_clip: Path) ->
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_an_upload_is_only_ever_read_as_a_video_container(make_artifact, real_clip: Path, tmp_path: Path) -> None:
+    """An HLS playlist naming a file on the server is refused the same way whether that file
+    exists or not (a client cannot probe the server's disk), whatever name the client gives."""
+    client = TestClient(create_app(make_artifact("frame_cnn_small")))
+    answers = []
+    for target in (real_clip, tmp_path / "missing.mp4"):
+        playlist = f"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\n{target}\n#EXT-X-ENDLIST\n".encode()
+        for name in ("pl.m3u8", None):
+            r = client.post("/predict", content=playlist, params={"name": name} if name else {})
+            answers.append((r.status_code, r.json()["detail"].split(": ", 1)[-1]))
+            assert str(tmp_path) not in r.text and "vidlearn-serve-" not in r.text  # no server path in the answer
+    assert {a for a in answers} == {(422, answers[0][1])}, answers
+    assert "not a video in an accepted container" in answers[0][1]
+    # a real clip under any client name is still read
+    r = client.post("/predict", content=real_clip.read_bytes(), params={"name": "x.m3u8"})
+    assert r.status_code == 200, r.text

@@ -29,6 +29,7 @@ from fastapi import FastAPI, HTTPException, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from vidlearn.errors import ConfigError, VidlearnError
+from vidlearn.io.probe import check_container
 from vidlearn.predictors import load
 
 __all__ = ["create_app", "serve"]
@@ -46,8 +47,9 @@ def create_app(model_path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) ->
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > max_bytes:
             raise HTTPException(413, f"the video is {int(declared)} bytes; this server takes at most {max_bytes}")
-        suffix = Path(name).suffix if name and Path(name).suffix else ".bin"
-        tmp = tempfile.NamedTemporaryFile(prefix="vidlearn-serve-", suffix=suffix, delete=False)  # noqa: SIM115
+        # the client's name never chooses how the bytes are read: FFmpeg picks a demuxer by probing
+        # them, and only among video containers (check_container, before anything is decoded)
+        tmp = tempfile.NamedTemporaryFile(prefix="vidlearn-serve-", suffix=".upload", delete=False)  # noqa: SIM115
         size = 0
         try:
             async for chunk in request.stream():
@@ -76,6 +78,14 @@ def create_app(model_path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) ->
         finally:
             video.unlink(missing_ok=True)
 
+    def _predict(video: Path, top_k: int) -> dict[str, Any]:
+        check_container(video)  # only a video container is ever read: no playlist, no image sequence
+        return model.predict_video(video, top_k=top_k).to_dict()
+
+    def _timeline(video: Path, stride: float | None, top_k: int) -> list[dict[str, Any]]:
+        check_container(video)
+        return [w.to_dict() for w in model.timeline(video, stride=stride, top_k=top_k)]
+
     @app.get("/health")
     def health() -> dict[str, Any]:
         return {"status": "ok", **model.info}
@@ -83,7 +93,7 @@ def create_app(model_path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) ->
     @app.post("/predict")
     async def predict(request: Request, top_k: int = Query(1, ge=1, le=100), name: str | None = None) -> dict[str, Any]:
         video = await _spool(request, name)
-        out = await run_in_threadpool(_answer, lambda: _locked(lock, lambda: model.predict_video(video, top_k=top_k).to_dict()), video, name)
+        out = await run_in_threadpool(_answer, lambda: _locked(lock, lambda: _predict(video, top_k)), video, name)
         out["path"] = name or "upload"
         return out
 
@@ -91,7 +101,7 @@ def create_app(model_path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) ->
     async def timeline(request: Request, stride: float | None = Query(None, gt=0), top_k: int = Query(1, ge=1, le=100),
                        name: str | None = None) -> dict[str, Any]:
         video = await _spool(request, name)
-        windows = await run_in_threadpool(_answer, lambda: _locked(lock, lambda: [w.to_dict() for w in model.timeline(video, stride=stride, top_k=top_k)]), video, name)
+        windows = await run_in_threadpool(_answer, lambda: _locked(lock, lambda: _timeline(video, stride, top_k)), video, name)
         for w in windows:
             w["path"] = name or "upload"
         return {"windows": windows}

@@ -22,7 +22,9 @@ import av
 from vidlearn.errors import VideoError
 
 __all__ = [
+    "VIDEO_CONTAINERS",
     "VideoInfo",
+    "check_container",
     "ffmpeg_reason",
     "fps_fraction",
     "is_stream",
@@ -86,6 +88,25 @@ def is_stream(source: str | Path) -> bool:
         return stat.S_ISFIFO(os.stat(source).st_mode)
     except (OSError, ValueError):
         return False
+
+
+# The demuxers a video file from an untrusted source may be read with: containers of video only.
+# Playlists (hls, concat), image sequences, devices and text demuxers can make FFmpeg open other
+# files or URLs named inside the bytes, so an upload is never read by one of them.
+VIDEO_CONTAINERS = ("mov", "mp4", "m4a", "3gp", "3g2", "mj2", "matroska", "webm", "avi", "mpegts", "flv", "asf",
+                    "mpeg", "ogg", "h264", "hevc", "m4v", "ivf", "nut", "mxf")
+
+
+def check_container(path: str | Path) -> str:
+    """The demuxer FFmpeg picks for ``path`` when only video containers (`VIDEO_CONTAINERS`) are
+    allowed; VideoError when it is none of them (a playlist, an image sequence, not a video).
+    Nothing the file names is opened: FFmpeg itself refuses every other demuxer."""
+    p = Path(path)
+    try:
+        with av.open(str(p), mode="r", options={"format_whitelist": ",".join(VIDEO_CONTAINERS)}) as container:
+            return str(container.format.name)
+    except av.error.FFmpegError:
+        raise VideoError(p, "not a video in an accepted container (MP4/MOV, MKV/WebM, AVI, MPEG-TS, FLV, Ogg, ...)") from None
 
 
 @contextlib.contextmanager
