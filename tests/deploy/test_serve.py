@@ -133,3 +133,26 @@ def test_an_upload_is_only_ever_read_as_a_video_container(make_artifact, real_cl
     # a real clip under any client name is still read
     r = client.post("/predict", content=real_clip.read_bytes(), params={"name": "x.m3u8"})
     assert r.status_code == 200, r.text
+
+
+def test_odd_parameters_and_a_full_temp_disk_get_4xx_or_503_never_500(make_artifact, real_clip: Path, monkeypatch) -> None:
+    import errno
+
+    import vidlearn.deploy.serve as serve_mod
+
+    client = TestClient(create_app(make_artifact("frame_cnn_small")), raise_server_exceptions=False)
+    body = real_clip.read_bytes()
+    for stride in ("inf", "1e308", "nan", "0"):
+        r = client.post("/timeline", content=body, params={"stride": stride})
+        assert r.status_code == 422, (stride, r.status_code, r.text)
+    for name in ("a\x00b.mp4", "v." + "x" * 300):
+        r = client.post("/predict", content=body, params={"name": name})
+        assert r.status_code in (200, 400, 422), (name, r.status_code)
+
+    class Full:
+        def __init__(self, *a, **k):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(serve_mod.tempfile, "NamedTemporaryFile", Full)
+    r = client.post("/predict", content=body)
+    assert r.status_code == 503 and "temporary disk" in r.json()["detail"] and "/tmp" not in r.text

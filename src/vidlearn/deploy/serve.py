@@ -49,7 +49,10 @@ def create_app(model_path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) ->
             raise HTTPException(413, f"the video is {int(declared)} bytes; this server takes at most {max_bytes}")
         # the client's name never chooses how the bytes are read: FFmpeg picks a demuxer by probing
         # them, and only among video containers (check_container, before anything is decoded)
-        tmp = tempfile.NamedTemporaryFile(prefix="vidlearn-serve-", suffix=".upload", delete=False)  # noqa: SIM115
+        try:
+            tmp = tempfile.NamedTemporaryFile(prefix="vidlearn-serve-", suffix=".upload", delete=False)  # noqa: SIM115
+        except OSError:
+            raise HTTPException(503, "the server cannot store the upload now (its temporary disk is full or read-only)") from None
         size = 0
         try:
             async for chunk in request.stream():
@@ -57,11 +60,15 @@ def create_app(model_path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) ->
                 if size > max_bytes:
                     raise HTTPException(413, f"the video is over {max_bytes} bytes, the most this server takes")
                 tmp.write(chunk)
+            tmp.close()
+        except OSError:  # a full temporary disk while spooling: the server's trouble, not the client's
+            tmp.close()
+            Path(tmp.name).unlink(missing_ok=True)
+            raise HTTPException(503, "the server cannot store the upload now (its temporary disk is full)") from None
         except BaseException:
             tmp.close()
             Path(tmp.name).unlink(missing_ok=True)
             raise
-        tmp.close()
         if size == 0:
             Path(tmp.name).unlink(missing_ok=True)
             raise HTTPException(400, "empty body: send the video file's bytes as the request body")
@@ -98,7 +105,7 @@ def create_app(model_path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) ->
         return out
 
     @app.post("/timeline")
-    async def timeline(request: Request, stride: float | None = Query(None, gt=0), top_k: int = Query(1, ge=1, le=100),
+    async def timeline(request: Request, stride: float | None = Query(None, gt=0, le=3600, allow_inf_nan=False), top_k: int = Query(1, ge=1, le=100),
                        name: str | None = None) -> dict[str, Any]:
         video = await _spool(request, name)
         windows = await run_in_threadpool(_answer, lambda: _locked(lock, lambda: _timeline(video, stride, top_k)), video, name)
