@@ -11,16 +11,16 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from vidlearn.reports.html import Section, write_html_report
 from vidlearn.reports.predictions import read_predictions_csv
+from vidlearn.progress import Echo
 
 __all__ = ["write_cv_report", "write_run_report"]
 
-Echo = Callable[[str], None]
 _RESULT_IMAGES = ("curves", "confusion", "scatter")
 
 

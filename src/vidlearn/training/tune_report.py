@@ -7,7 +7,7 @@ import csv
 import io
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +16,10 @@ from optuna.trial import TrialState
 
 from vidlearn.config import ExperimentConfig
 from vidlearn.training.tune_space import format_value, apply_params
+from vidlearn.progress import Echo
 
 __all__ = ["plot_history", "plot_importance", "write_reports", "write_tune_report"]
 
-Echo = Callable[[str], None]
 
 
 def write_reports(

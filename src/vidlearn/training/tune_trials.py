@@ -17,10 +17,10 @@ from vidlearn.config import ExperimentConfig
 from vidlearn.data.records import VideoRecord
 from vidlearn.errors import ConfigError, VidlearnError
 from vidlearn.training.tune_space import Param, format_params_short, param_reason, apply_params
+from vidlearn.progress import Echo
 
 __all__ = ["PRUNERS", "STUDY_NAME", "PruningCallback", "make_pruner"]
 
-Echo = Callable[[str], None]
 
 STUDY_NAME = "vidlearn"
 PRUNERS = ("median", "halving", "none")
