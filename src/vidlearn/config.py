@@ -135,11 +135,17 @@ class ModelConfig(_Section):
         return data
 
 
+CLASS_TASKS: tuple[str, ...] = ("classification", "localization")
+"""Task kinds whose target is one class name a record (localisation: a window's action, or the
+background class)."""
+
+
 class TaskConfig(_Section):
-    kind: Literal["classification", "regression"] = "classification"
+    kind: Literal["classification", "regression", "localization"] = "classification"
     classes: list[str] = Field(default_factory=list, description="class names (filled from the data)")
     target_mean: float = Field(0.0, description="regression: targets are standardised with this mean (set from the training data)")
     target_std: float = Field(1.0, gt=0, description="regression: ... and this standard deviation")
+    background: str = Field("background", min_length=1, description="localization: the class of windows that no segment covers")
 
 
 class OptimConfig(_Section):

@@ -63,7 +63,7 @@ from vidlearn.clips.skips import (
     remove_private_log,
     skip_summary,
 )
-from vidlearn.config import ExperimentConfig
+from vidlearn.config import CLASS_TASKS, ExperimentConfig
 from vidlearn.data.records import VideoRecord
 from vidlearn.data.sources import class_names
 from vidlearn.errors import DataSourceError, VideoError, VidlearnError
@@ -147,7 +147,7 @@ class ClipDataset(Dataset):
         if self._log_path is None:
             self._log_path = Path(tempfile.gettempdir()) / f"vidlearn-skipped-{self.token}.jsonl"
             weakref.finalize(self, remove_private_log, self._log_path, os.getpid())
-        if self.task == "classification":
+        if self.task in CLASS_TASKS:
             if class_to_idx is None:
                 class_to_idx = {name: i for i, name in enumerate(class_names(self.records))}
             self.class_to_idx: dict[str, int] | None = dict(class_to_idx)
@@ -184,7 +184,7 @@ class ClipDataset(Dataset):
             )
         reader = build_clip_reader(cfg.decode, cfg.sampling, cfg.transform, train=train, views=views, cache=cache,
                                    encoder=encoder)
-        if class_to_idx is None and cfg.task.kind == "classification" and cfg.task.classes:
+        if class_to_idx is None and cfg.task.kind in CLASS_TASKS and cfg.task.classes:
             class_to_idx = {name: i for i, name in enumerate(cfg.task.classes)}
         return cls(records, reader, task=cfg.task.kind, class_to_idx=class_to_idx, seed=cfg.optim.seed, train=train,
                    skip_log=skip_log)
@@ -216,7 +216,7 @@ class ClipDataset(Dataset):
         out: list[int | float] = []
         for i, r in enumerate(self.records):
             t = r.target
-            if self.task == "classification":
+            if self.task in CLASS_TASKS:
                 assert self.class_to_idx is not None
                 if t is None:
                     out.append(_UNLABELLED_CLASS)
@@ -242,7 +242,7 @@ class ClipDataset(Dataset):
     def target(self, index: int) -> torch.Tensor:
         """The target tensor of record ``index``."""
         value = self._targets[index]
-        if self.task == "classification":
+        if self.task in CLASS_TASKS:
             return torch.tensor(value, dtype=torch.long)
         return torch.tensor(value, dtype=torch.float32)
 

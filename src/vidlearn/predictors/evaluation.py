@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from vidlearn.config import ExperimentConfig
+from vidlearn.config import CLASS_TASKS, ExperimentConfig
 from vidlearn.data.records import VideoRecord
 from vidlearn.reports import predictions_from_scores, write_predictions_csv
 from vidlearn.tasks.task import build_task
@@ -88,7 +88,7 @@ def metrics_from_scores(
     n, v = scores.view_outputs.shape[:2]
     if n == 0:
         raise ValueError("no video could be evaluated")
-    if cfg.task.kind == "classification":
+    if cfg.task.kind in CLASS_TASKS:
         idx = {c: i for i, c in enumerate(class_names)}
         y = np.array([idx[records[i].target] for i in scores.indices])
         video = classification_metrics(y, scores.video_outputs, class_names, level="video")
@@ -131,11 +131,11 @@ def evaluate_and_report(
     model: torch.nn.Module, records: list[VideoRecord], cfg: ExperimentConfig, out_dir: Path, *, cache=None, progress: bool = False
 ) -> tuple[dict[str, Any], dict[str, Path]]:
     """Multi-view evaluation of `model` on `records`; writes metrics.json and the pictures."""
-    class_to_idx = {c: i for i, c in enumerate(cfg.task.classes)} if cfg.task.kind == "classification" else None
+    class_to_idx = {c: i for i, c in enumerate(cfg.task.classes)} if cfg.task.kind in CLASS_TASKS else None
     scores = score_records(model, records, cfg, class_to_idx=class_to_idx, cache=cache, progress=progress)
     metrics = metrics_from_scores(scores, records, cfg, cfg.task.classes)
     files = write_report_files(out_dir, metrics, cfg.task.classes, scores=scores, records=records)
     # per-video predictions (for the report's misclassified thumbnails); not part of the artifact
-    classes = cfg.task.classes if cfg.task.kind == "classification" else None
+    classes = cfg.task.classes if cfg.task.kind in CLASS_TASKS else None
     write_predictions_csv(out_dir / "predictions.csv", predictions_from_scores(scores, records, classes))
     return metrics, files

@@ -129,4 +129,8 @@ def build_task(task_cfg: Any, *, loss: str = "auto", label_smoothing: float = 0.
         return Classification(label_smoothing=float(label_smoothing))
     if task_cfg.kind == "regression":
         return Regression(float(task_cfg.target_mean), float(task_cfg.target_std), huber=loss == "huber")
+    if task_cfg.kind == "localization":
+        from vidlearn.tasks.localization import Localization
+
+        return Localization(label_smoothing=float(label_smoothing), background=str(getattr(task_cfg, "background", "background")))
     raise ValueError(f"unknown task kind {task_cfg.kind!r}")

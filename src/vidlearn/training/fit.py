@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from vidlearn.config import ExperimentConfig
+from vidlearn.config import CLASS_TASKS, ExperimentConfig
 from vidlearn.data.records import VideoRecord
 from vidlearn.fsutil import safe_name
 from vidlearn.predictors.evaluation import evaluate_and_report
@@ -137,7 +137,7 @@ def fit(
     L.seed_everything(cfg.optim.seed, workers=True, verbose=False)
     cache = build_cache(cfg)
     classes = cfg.task.classes
-    class_to_idx = {c: i for i, c in enumerate(classes)} if cfg.task.kind == "classification" else None
+    class_to_idx = {c: i for i, c in enumerate(classes)} if cfg.task.kind in CLASS_TASKS else None
 
     skip_log = run / "skipped.jsonl"
     train_ds = ClipDataset.from_config(train_records, cfg, train=True, class_to_idx=class_to_idx, cache=cache, skip_log=skip_log)
@@ -150,7 +150,7 @@ def fit(
         val_dl = make_loader(val_ds, batch_size=cfg.optim.batch_size, shuffle=False, num_workers=workers, seed=cfg.optim.seed)
 
     weights = None
-    if cfg.task.kind == "classification" and cfg.optim.class_weights:
+    if cfg.task.kind in CLASS_TASKS and cfg.optim.class_weights:
         weights = class_weights([class_to_idx[r.target] for r in train_records], len(classes))  # type: ignore[index]
     model = build_task_model(cfg)
     if getattr(model, "weights_report", None) is not None:
@@ -244,7 +244,7 @@ def fit(
     from vidlearn.predictors.artifact import save_artifact
 
     artifact = save_artifact(
-        run / "model", model, cfg, classes if cfg.task.kind == "classification" else [],
+        run / "model", model, cfg, classes if cfg.task.kind in CLASS_TASKS else [],
         metrics=metrics["video"] if metrics else None,
         extra_files={f"{k}{v.suffix}": v for k, v in files.items()} or None,
     )

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from vidlearn.config import ExperimentConfig
+from vidlearn.config import CLASS_TASKS, ExperimentConfig
 from vidlearn.tasks.task import build_task
 from vidlearn.training.finetune import (
     lr_groups,
@@ -42,7 +42,7 @@ class VideoModule(L.LightningModule):
         else:
             self.class_weights = None
         self.mixer = (
-            build_mixer(cfg.transform, label_smoothing=cfg.optim.label_smoothing) if self.kind == "classification" else None
+            build_mixer(cfg.transform, label_smoothing=cfg.optim.label_smoothing) if self.kind in CLASS_TASKS else None
         )
         self._trainable = trainable_ids(model)  # what trains at all (a model's own frozen parts stay frozen)
         self._backbone_frozen = False

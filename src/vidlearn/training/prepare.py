@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from vidlearn.config import ExperimentConfig
+from vidlearn.config import CLASS_TASKS, ExperimentConfig
 from vidlearn.data.records import VideoRecord
 from vidlearn.errors import ConfigError, DataSourceError
 from vidlearn.progress import Echo
@@ -23,7 +23,7 @@ def prepare_config(cfg: ExperimentConfig, train_records: list[VideoRecord]) -> E
     if not train_records:
         raise DataSourceError("training data", ["no training videos"])
     cfg = _with_feature_size(cfg)
-    if cfg.task.kind == "classification":
+    if cfg.task.kind in CLASS_TASKS:
         from vidlearn.data.sources import class_names
 
         names = class_names(train_records)
