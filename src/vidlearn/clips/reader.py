@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -85,6 +86,14 @@ class ClipReader:
     def source(self, record: VideoRecord, *, threads: int | None = None) -> tuple[CachedVideo | None, float, float]:
         """The record's frames in memory or on disk (None: decode at the sampled seconds), its
         segment start and duration."""
+        if record.meta.get("window") and record.start is not None and record.end is not None and (self.cache is not None or self.encoder is not None):
+            # a window of a long video (vidlearn.clips.windows): the whole video is cached or
+            # encoded once, and the window's seconds are sampled from it
+            video, first, length = self.source(replace(record, start=None, end=None, meta={}), threads=threads)
+            start, end = float(record.start), min(float(record.end), first + length)
+            if not end > start:
+                raise VideoError(record.path, f"window {start:g}-{end:g} s is outside the video ({first + length:g} s)")
+            return video, start, end - start
         if self.cache is not None:
             video = self.cache.get(record, threads=threads)
             return video, video.start, video.duration

@@ -27,6 +27,7 @@ import os
 import struct
 import zlib
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import av
@@ -59,6 +60,7 @@ __all__ = [
     "draw_clip_spec",
     "draw_palette",
     "generate_demo_dataset",
+    "generate_untrimmed_dataset",
     "group_palette",
     "make_video",
     "object_alpha",
@@ -131,6 +133,79 @@ def generate_demo_dataset(
     manifest = out / _MANIFEST
     atomic_write_text(manifest, buf.getvalue())
     return manifest
+
+
+UNTRIMMED_CLASSES: tuple[str, ...] = ("right", "rotate", "grow")
+_ANNOTATIONS = "annotations.csv"
+
+
+def generate_untrimmed_dataset(
+    out_dir: str | Path,
+    *,
+    classes: Sequence[str] | None = None,
+    videos_per_group: int = 2,
+    num_groups: int = 3,
+    actions_per_video: int = 3,
+    size: int = 48,
+    fps: float = 12.0,
+    action_seconds: tuple[float, float] = (1.5, 2.5),
+    gap_seconds: tuple[float, float] = (1.0, 2.0),
+    seed: int = 0,
+) -> Path:
+    """Write untrimmed demo videos (the demo's motions, several a video, with still gaps between
+    them) and their ground truth; returns the path of the annotations CSV.
+
+    Each video of group ``g`` (palette as in :func:`generate_demo_dataset`) is: a gap, then
+    ``actions_per_video`` times (an action of a seeded class, a gap). In a gap the object stands
+    still (the next action's first frame, with fresh camera noise), so only motion tells action
+    from background. Layout: ``out_dir/videos/<group>_<k>.mp4`` and ``out_dir/annotations.csv``
+    (``path,label,start,end,group``; exact segment times, in seconds, on frame boundaries),
+    each written atomically, the CSV last.
+    """
+    classes = tuple(UNTRIMMED_CLASSES if classes is None else classes)
+    if not classes or len(set(classes)) != len(classes):
+        raise ConfigError(f"classes: must be distinct motion names, got {list(classes)!r}")
+    for c in classes:
+        check_kind(c)
+    if int(videos_per_group) < 1 or int(num_groups) < 1 or int(actions_per_video) < 1:
+        raise ConfigError("videos_per_group, num_groups and actions_per_video must be at least 1")
+    if int(size) != size or size < 16 or size % 2:
+        raise ConfigError(f"size must be an even number of pixels >= 16 (H.264 needs even sizes), got {size!r}")
+    for name, (lo, hi) in (("action_seconds", action_seconds), ("gap_seconds", gap_seconds)):
+        if not 0 < lo <= hi:
+            raise ConfigError(f"{name} must be (low, high) seconds with 0 < low <= high, got {(lo, hi)!r}")
+    out = Path(out_dir)
+    rows: list[tuple[str, str, str, str, str]] = []
+    for g in range(int(num_groups)):
+        palette = group_palette(seed, g)
+        for k in range(int(videos_per_group)):
+            rng = np.random.default_rng([int(seed), 0x0C7, g, k])
+            order = [classes[(k + g + i) % len(classes)] for i in range(int(actions_per_video))]
+            rng.shuffle(order)
+            parts: list[np.ndarray] = []
+            frame = 0
+            rel = Path(_VIDEOS) / f"g{g}_{k:03d}.mp4"
+            segments = []
+            for i, cls in enumerate(order):
+                spec = draw_clip_spec(cls, size=size, fps=fps, duration=float(rng.uniform(*action_seconds)), rng=rng, palette=palette)
+                gap_n = clip_frame_count(fps, float(rng.uniform(*gap_seconds)))
+                still = replace(spec, kind="right", speed=0.0, num_frames=gap_n, noise_seed=int(rng.integers(0, 2**63 - 1)))
+                parts += [render_clip(still), render_clip(spec)]
+                start = frame + gap_n
+                frame = start + spec.num_frames
+                segments.append((cls, start, frame))
+                if i == len(order) - 1:  # a last gap after the last action
+                    parts.append(render_clip(replace(still, noise_seed=int(rng.integers(0, 2**63 - 1)))))
+                    frame += gap_n
+            write_video(out / rel, np.concatenate(parts), fps)
+            rows += [(rel.as_posix(), cls, f"{a / fps:.6f}", f"{b / fps:.6f}", f"g{g}") for cls, a, b in segments]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(("path", "label", "start", "end", "group"))
+    writer.writerows(rows)
+    path = out / _ANNOTATIONS
+    atomic_write_text(path, buf.getvalue())
+    return path
 
 
 # --------------------------------------------------------------------------- bad files
