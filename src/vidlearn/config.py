@@ -146,6 +146,8 @@ class TaskConfig(_Section):
     target_mean: float = Field(0.0, description="regression: targets are standardised with this mean (set from the training data)")
     target_std: float = Field(1.0, gt=0, description="regression: ... and this standard deviation")
     background: str = Field("background", min_length=1, description="localization: the class of windows that no segment covers")
+    background_ratio: float = Field(1.0, ge=0, le=100, description="localization: background training windows per action window")
+    window_stride: float | None = Field(None, gt=0, description="localization: seconds between training windows (default a quarter window)")
 
 
 class OptimConfig(_Section):

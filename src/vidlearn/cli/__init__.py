@@ -80,12 +80,12 @@ def models(
 @app.command()
 @_friendly
 def train(
-    data: Annotated[Path, typer.Argument(help="training data: class folders, CSV manifest or split list")],
+    data: Annotated[Path, typer.Argument(help="training data: class folders, CSV manifest or split list; for localization a segment annotations CSV (path,label,start,end[,group])")],
     out: Annotated[Path, typer.Option("--out", "-o", help="run directory")],
     model: Annotated[Optional[str], typer.Option(help="model name (see `vidlearn models`)")] = None,
     config: Annotated[Optional[Path], typer.Option(help="experiment config (YAML/JSON)")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="training epochs")] = None,
-    task: Annotated[Optional[str], typer.Option(help="classification or regression")] = None,
+    task: Annotated[Optional[str], typer.Option(help="classification, regression or localization")] = None,
     cv: Annotated[Optional[str], typer.Option(help="cross-validation: kfold:K or leave-one-group-out")] = None,
     group: Annotated[Optional[str], typer.Option(help="manifest column used as group (e.g. actor)")] = None,
     resume: Annotated[bool, typer.Option(help="continue from the run's last checkpoint")] = False,
@@ -108,7 +108,10 @@ def train(
     if result.artifact is None:
         return  # a non-zero DDP rank
     line = f"trained {result.epochs} epoch(s) in {result.seconds:.0f} s; model: {result.artifact}"
-    if result.metrics:
+    if result.localization:
+        v = result.localization["video"]
+        line += f"; validation videos mAP@0.5 {v['mAP']['0.5']:.3f}, F1@50 {v['F1']['50']:.3f}"
+    elif result.metrics:
         v = result.metrics["video"]
         line += f"; validation video {'accuracy' if 'accuracy' in v else 'MAE'} {v.get('accuracy', v.get('mae')):.3f}"
     typer.echo(line)
@@ -133,7 +136,11 @@ def evaluate(
     source, data = _model_and_data(artifact, data, weights, arch, classes, "DATA")
     metrics = evaluate_artifact(source, data, out, group=group, progress=not quiet)
     v, c = metrics["video"], metrics.get("clip")  # baseline models have no clip level
-    if "accuracy" in v:
+    if v.get("task") == "localization":
+        maps = ", ".join(f"mAP@{t} {m:.3f}" for t, m in v["mAP"].items())
+        typer.echo(f"{maps} (n={v['n']} videos, {v['n_segments']} segments); frame accuracy {v['frame_accuracy']:.3f}, "
+                   f"edit {v['edit']:.3f}, " + ", ".join(f"F1@{k} {f:.3f}" for k, f in v["F1"].items()))
+    elif "accuracy" in v:
         clip = f", clip accuracy {c['accuracy']:.3f}" if c else ""
         typer.echo(f"video accuracy {v['accuracy']:.3f} (n={v['n']}){clip}, macro F1 {v['macro']['f1']:.3f}")
     else:
@@ -151,7 +158,8 @@ def predict(
     top_k: Annotated[int, typer.Option("--top-k", help="classes per prediction")] = 1,
     out: Annotated[Optional[Path], typer.Option(help="write predictions to .csv or .json")] = None,
     timeline: Annotated[bool, typer.Option(help="slide a window over each video: per-window predictions")] = False,
-    stride: Annotated[Optional[float], typer.Option(help="timeline step in seconds (default: half a window)")] = None,
+    stride: Annotated[Optional[float], typer.Option(help="timeline step in seconds (default: half a window; a quarter for --segments)")] = None,
+    segments: Annotated[bool, typer.Option(help="a localization model: action segments (start, end, label, score) and a timeline picture")] = False,
     ray: Annotated[Optional[str], typer.Option(help="predict on a Ray cluster: local, auto or ray://HOST:PORT")] = None,
     weights: Annotated[Optional[str], typer.Option(help=_WEIGHTS_HELP)] = None,
     arch: Annotated[Optional[str], typer.Option("--model", help=_ARCH_HELP)] = None,
@@ -163,6 +171,15 @@ def predict(
     from vidlearn.deploy.predict import PredictReport, run_predictions
 
     source, target = _model_and_data(artifact, target, weights, arch, classes, "TARGET")
+    if segments:
+        from vidlearn.deploy.segments import SegmentReport, run_segments
+
+        seg_report = run_segments(source, target, out=out, stride=stride, on_segment=lambda s: typer.echo(SegmentReport.line(s)))
+        for line in seg_report.lines(segments=not seg_report.streamed):
+            typer.echo(line)
+        if seg_report.skipped and not seg_report.segments:
+            raise typer.Exit(1)
+        return
     live = lambda p: typer.echo(PredictReport.line(p))  # noqa: E731 - streams: each window as it comes
     report = run_predictions(source, target, top_k=top_k, out=out, timeline=timeline, stride=stride, on_prediction=live, ray=ray)
     for line in report.lines(predictions=not report.streamed):
@@ -246,7 +263,7 @@ def cluster(
 @app.command()
 @_friendly
 def tune(
-    data: Annotated[Path, typer.Argument(help="training data: class folders, CSV manifest or split list")],
+    data: Annotated[Path, typer.Argument(help="training data: class folders, CSV manifest or split list; for localization a segment annotations CSV (path,label,start,end[,group])")],
     trials: Annotated[int, typer.Option(help="trials in the study in total (a re-run continues until there are this many)")],
     out: Annotated[Path, typer.Option("--out", "-o", help="search folder: study.db, trials/, best_config.yaml, trials.csv, plots")],
     space: Annotated[Optional[Path], typer.Option(help="search-space YAML (default: lr, weight decay, model, frames, fps, size, augmentation)")] = None,

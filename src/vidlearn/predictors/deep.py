@@ -186,6 +186,19 @@ class DeepPredictor:
         if pending:
             yield from scored()
 
+    def segments(self, path: str | Path, *, stride: float | None = None, params: Any = None) -> Any:
+        """A localisation model's action segments in one video, with the window scores
+        (:class:`vidlearn.predictors.segments.Segmentation`); ConfigError for other tasks."""
+        from vidlearn.predictors.segments import predictor_segments
+
+        return predictor_segments(self, str(path), stride=stride, params=params)
+
+    def iter_segments(self, source: str | Path, *, stride: float | None = None, params: Any = None, batch: int = 1) -> Iterator[Any]:
+        """:meth:`segments` for a stream: each segment as soon as it closes."""
+        from vidlearn.predictors.segments import predictor_iter_segments
+
+        yield from predictor_iter_segments(self, str(source), stride=stride, params=params, batch=batch)
+
     def _timeline_frames(self, frames: Iterator[tuple[float, np.ndarray]], batch: int) -> Iterator[tuple[float, np.ndarray]]:
         """The decoded frames, or for a feature-sequence model each frame's feature row (encoded
         in chunks of ``batch`` frames, so a stream read with ``batch=1`` is not held back)."""

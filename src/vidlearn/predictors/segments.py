@@ -26,7 +26,17 @@ import numpy as np
 from vidlearn.errors import ConfigError
 from vidlearn.tasks.localization_metrics import TimedSegment, temporal_iou
 
-__all__ = ["SegmentParams", "SegmentTracker", "Segmentation", "iter_segments", "segments_from_scores", "temporal_nms"]
+__all__ = [
+    "SegmentParams",
+    "SegmentTracker",
+    "Segmentation",
+    "default_stride",
+    "iter_segments",
+    "predictor_iter_segments",
+    "predictor_segments",
+    "segments_from_scores",
+    "temporal_nms",
+]
 
 
 @dataclass(frozen=True)
@@ -189,3 +199,51 @@ def segments_from_scores(starts: Sequence[float], ends: Sequence[float], scores:
     found += tracker.finish()
     return Segmentation(video, list(class_names), background, temporal_nms(found, params.nms_iou),
                         np.asarray(tracker.times), scores, np.asarray(tracker.smoothed))
+
+
+# ---- from a predictor ------------------------------------------------------------------------
+
+
+def _check_localizer(predictor: object) -> str:
+    task = getattr(predictor, "task", None)
+    if task != "localization":
+        raise ConfigError(f"segments need a model trained with --task localization; this one is a {task} model")
+    return str(predictor.config.task.background)  # type: ignore[attr-defined]
+
+
+def default_stride(predictor: object) -> float:
+    """A quarter of the model's window: the default hop between scored windows for segments."""
+    from vidlearn.clips.windows import window_seconds
+
+    cfg = predictor.config  # type: ignore[attr-defined]
+    return window_seconds(cfg.sampling, cfg.decode) / 4
+
+
+def _window_scores(predictor: object, source: str, stride: float | None, batch: int) -> Iterator[tuple[float, float, np.ndarray]]:
+    names = list(predictor.class_names)  # type: ignore[attr-defined]
+    index = {c: i for i, c in enumerate(names)}
+    hop = default_stride(predictor) if stride is None else stride
+    for p in predictor.iter_timeline(source, stride=hop, top_k=len(names), batch=batch):  # type: ignore[attr-defined]
+        row = np.zeros(len(names))
+        for c, s in p.top_k:
+            row[index[c]] = s
+        yield float(p.start or 0.0), float(p.end or 0.0), row
+
+
+def predictor_segments(predictor: object, path: str, *, stride: float | None = None, params: SegmentParams | None = None) -> Segmentation:
+    """The segments of one video file by a localisation model (windows every ``stride`` seconds, default a quarter window)."""
+    background = _check_localizer(predictor)
+    rows = list(_window_scores(predictor, str(path), stride, batch=8))
+    if not rows:
+        raise ConfigError(f"{path}: no window could be scored")
+    starts, ends, scores = zip(*rows)
+    return segments_from_scores(starts, ends, np.stack(scores), predictor.class_names, background, params, video=str(path))  # type: ignore[attr-defined]
+
+
+def predictor_iter_segments(predictor: object, source: str, *, stride: float | None = None, params: SegmentParams | None = None,
+                            batch: int = 1) -> Iterator[TimedSegment]:
+    """The segments of a video or live stream, each yielded as soon as it closes (no NMS across
+    segments; per class they are disjoint)."""
+    background = _check_localizer(predictor)
+    yield from iter_segments(_window_scores(predictor, str(source), stride, batch), predictor.class_names, background, params,  # type: ignore[attr-defined]
+                             video=str(source))

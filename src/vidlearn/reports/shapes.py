@@ -16,6 +16,7 @@ from vidlearn.reports.formatting import fmt
 
 __all__ = [
     "MAX_PAIRS",
+    "LOCALIZATION_KEYS",
     "REGRESSION_KEYS",
     "classification_keys",
     "confused_pairs",
@@ -30,6 +31,10 @@ __all__ = [
 
 MAX_PAIRS = 10
 REGRESSION_KEYS = [("MAE", "mae"), ("RMSE", "rmse"), ("R²", "r2")]
+LOCALIZATION_KEYS = [
+    ("mAP@0.3", "mAP.0.3"), ("mAP@0.5", "mAP.0.5"), ("mAP@0.7", "mAP.0.7"), ("mean mAP", "mAP_mean"),
+    ("frame accuracy", "frame_accuracy"), ("edit score", "edit"), ("F1@10", "F1.10"), ("F1@25", "F1.25"), ("F1@50", "F1.50"),
+]
 
 
 def levels(metrics: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any]]:
@@ -87,10 +92,18 @@ def classification_keys(level: Mapping[str, Any]) -> list[tuple[str, str]]:
 def get(level: Mapping[str, Any], dotted: str) -> Any:
     """level["a"]["b"] for "a.b", or None."""
     node: Any = level
-    for part in dotted.split("."):
-        if not isinstance(node, Mapping) or part not in node:
+    parts = dotted.split(".")
+    i = 0
+    while i < len(parts):
+        if not isinstance(node, Mapping):
             return None
-        node = node[part]
+        for j in range(len(parts), i, -1):  # the longest key first: "mAP.0.5" is mAP -> "0.5"
+            key = ".".join(parts[i:j])
+            if key in node:
+                node, i = node[key], j
+                break
+        else:
+            return None
     return node
 
 

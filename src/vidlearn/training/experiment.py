@@ -94,6 +94,12 @@ def train_on_data(
     from vidlearn.data.sources import load_records
     from vidlearn.data.splits import train_val_test_split
 
+    if cfg.task.kind == "localization":  # segment annotations -> windows (training.localization)
+        if cv:
+            raise ConfigError("--cv: cross-validation of localization is not supported yet; hold videos out with data.val_fraction")
+        from vidlearn.training.localization import train_localization
+
+        return train_localization(data, cfg, out, group=group, devices=devices, resume=resume, progress=progress, echo=echo)
     records = load_records(data, task=cfg.task.kind, group=group)
     if cv:
         return cross_validate(records, cfg, out, cv=cv, devices=devices, resume=resume, progress=progress, echo=echo)
@@ -116,6 +122,11 @@ def evaluate_artifact(
     from vidlearn.predictors import load
 
     model = load(artifact) if isinstance(artifact, (str, Path)) else artifact  # a path/name, or a loaded Predictor
+    if model.task == "localization":  # segment annotations: detection and segmentation metrics
+        from vidlearn.data.annotations import load_annotations
+        from vidlearn.predictors.localization_eval import evaluate_localization
+
+        return evaluate_localization(model, load_annotations(data, group=group), out, data_name=str(data), progress=progress)
     records = load_records(data, task=model.task, group=group)
     if model.task == "classification":
         unknown = sorted({str(r.target) for r in records} - set(model.class_names))

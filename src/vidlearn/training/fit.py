@@ -43,6 +43,7 @@ class TrainResult:
     epochs: int
     seconds: float
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    localization: dict[str, Any] | None = None  # localization: the validation videos' segment metrics
 
 
 # Lightning messages that say nothing to a vidlearn user (hardware lines, tips, expected set-ups).
