@@ -44,8 +44,9 @@ def build_task_model(cfg: ExperimentConfig) -> nn.Module:
     classifier of another shape is replaced by a fresh head, which ``model.weights_report``
     (a `LoadReport`) says."""
     from vidlearn.models import build_model
+    from vidlearn.tasks.task import build_task
 
-    outputs = len(cfg.task.classes) if cfg.task.kind == "classification" else 1
+    outputs = build_task(cfg.task).num_outputs(len(cfg.task.classes))
     return build_model(cfg.model.name, num_classes=outputs, weights=cfg.model.weights, **cfg.model.options)
 
 
