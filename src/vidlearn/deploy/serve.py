@@ -6,6 +6,8 @@ Endpoints (JSON answers)::
     POST /predict?top_k=K&name=N   body: the video file's bytes (any container PyAV reads; N, the
                                    file name, only gives the suffix) -> Prediction.to_dict()
     POST /timeline?stride=S&top_k=K  per-window predictions of a long video (deep models)
+    POST /segments?stride=S        a localization model's action segments: {"segments": [{"label",
+                                   "start", "end", "score", "path"}, ...]}
 
     curl --data-binary @clip.mp4 -H "Content-Type: application/octet-stream" \\
          "http://localhost:8000/predict?top_k=3&name=clip.mp4"
@@ -113,7 +115,23 @@ def create_app(model_path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) ->
             w["path"] = name or "upload"
         return {"windows": windows}
 
+    @app.post("/segments")
+    async def segments(request: Request, stride: float | None = Query(None, gt=0, le=3600, allow_inf_nan=False),
+                       name: str | None = None) -> dict[str, Any]:
+        """A localization model's action segments in a long video (start, end, label, score)."""
+        video = await _spool(request, name)
+        found = await run_in_threadpool(_answer, lambda: _locked(lock, lambda: _segments(model, video, stride)), video, name)
+        return {"segments": [r | {"path": name or "upload"} for r in found]}
+
     return app
+
+
+def _segments(model: Any, video: Path, stride: float | None) -> list[dict[str, Any]]:
+    """The /segments answer: the rows of ``predictors.segments`` (ConfigError for other tasks: 400)."""
+    from vidlearn.predictors.segments import predictor_segments
+
+    check_container(video)
+    return predictor_segments(model, str(video), stride=stride).rows()
 
 
 def serve(model_path: str | Path, *, host: str = "127.0.0.1", port: int = 8000,

@@ -36,7 +36,10 @@ def split_videos(videos: Sequence[AnnotatedVideo], val: float, seed: int) -> tup
     proxies = [VideoRecord(v.path, v.segments[0].label if v.segments else "", v.group, meta={"i": i}) for i, v in enumerate(videos)]
     if any(v.group is None for v in videos):
         proxies = [VideoRecord(p.path, p.target, None, meta=p.meta) for p in proxies]
-    split = train_val_test_split(proxies, val=val, seed=seed)
+    try:
+        split = train_val_test_split(proxies, val=val, seed=seed)
+    except ValueError:  # too few videos a first action to stratify: a plain group-aware split
+        split = train_val_test_split(proxies, val=val, seed=seed, stratify=False)
     return [videos[p.meta["i"]] for p in split.train], [videos[p.meta["i"]] for p in split.val]
 
 
@@ -63,6 +66,8 @@ def train_localization(
         train_v, val_v = split_videos(videos, cfg.data.val_fraction, cfg.optim.seed)
     else:
         train_v, val_v = videos, list(val_videos)
+    labels = sorted({s.label for v in videos for s in v.segments} | {cfg.task.background} | set(cfg.task.classes))
+    cfg = cfg.override({"task.classes": labels})  # every annotated action, even one seen only in validation
     train = localization_windows(train_v, cfg)
     if len(train.counts) < 2:
         raise ConfigError(f"{data if isinstance(data, (str, Path)) else 'training videos'}: windows of only {list(train.counts)}; "

@@ -1,0 +1,96 @@
+"""Localisation end to end on generated untrimmed videos (no shared data): train from annotations
+(command line and library), evaluate (metrics.json + report.html), predict segments (CSV/JSON +
+timeline picture), stream segments, the /segments endpoint, and clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from vidlearn.cli import app
+from vidlearn.data.annotations import read_annotations
+from vidlearn.data.synthetic import generate_untrimmed_dataset
+from vidlearn.deploy.serve import create_app
+from vidlearn.predictors import load
+
+TINY = [
+    "decode.fps=8", "decode.short_side=32", "sampling.num_frames=4", "sampling.test_views=1", "transform.crop_size=32",
+    "transform.random_resized_crop=false", "transform.hflip=false", "model.name=frame_cnn_small", "optim.batch_size=32",
+    "optim.warmup_epochs=0", "data.num_workers=0", "data.val_fraction=0.5", "task.window_stride=0.25",
+]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("loc")
+    ann = generate_untrimmed_dataset(root / "data", videos_per_group=1, num_groups=2, actions_per_video=3, size=32, fps=8.0,
+                                     action_seconds=(1.0, 1.25), gap_seconds=(0.75, 1.0))
+    args = ["train", str(ann), "--task", "localization", "--epochs", "1", "--out", str(root / "run"), "--quiet"]
+    for s in TINY:
+        args += ["--set", s]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    return root, ann, res.output
+
+
+def test_train_from_annotations(trained):
+    root, ann, output = trained
+    assert "localization: 1 training video(s) ->" in output and "background" in output
+    assert "validation videos mAP@0.5" in output
+    model = load(root / "run" / "model")
+    assert model.task == "localization"
+    assert model.class_names == ["background", "grow", "right", "rotate"]
+    m = json.loads((root / "run" / "eval_localization" / "metrics.json").read_text())["video"]
+    assert m["task"] == "localization" and set(m["mAP"]) == {"0.3", "0.5", "0.7"} and set(m["F1"]) == {"10", "25", "50"}
+    assert (root / "run" / "eval_localization" / "report.html").is_file()
+
+
+def test_evaluate_on_annotations(trained, tmp_path):
+    root, ann, _ = trained
+    res = CliRunner().invoke(app, ["evaluate", str(root / "run" / "model"), str(ann), "--out", str(tmp_path / "ev"), "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert "mAP@0.5" in res.output and "F1@50" in res.output and "(n=2 videos, 6 segments)" in res.output
+    metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert metrics["video"]["n_segments"] == 6 and metrics["skipped"] == []
+    html = (tmp_path / "ev" / "report.html").read_text()
+    assert "mAP@0.5" in html and "timeline_00_" in html
+    assert (tmp_path / "ev" / "segments.csv").read_text().startswith("path,label,start,end,score")
+
+
+def test_predict_segments_files_and_library(trained, tmp_path):
+    root, ann, _ = trained
+    video = read_annotations(ann)[0].path
+    out = tmp_path / "seg.json"
+    res = CliRunner().invoke(app, ["predict", str(root / "run" / "model"), str(video), "--segments", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(out.read_text())
+    assert isinstance(doc["segments"], list)
+    assert all(set(s) == {"path", "label", "start", "end", "score"} and s["end"] > s["start"] for s in doc["segments"])
+    assert (tmp_path / f"seg_{video.stem}_segments.png").stat().st_size > 1000
+    model = load(root / "run" / "model")
+    seg = model.segments(video)
+    assert seg.scores.shape[1] == len(model.class_names) and len(seg.times) == len(seg.scores) > 3
+    assert [(s.label, s.start) for s in seg.segments] == [(s["label"], s["start"]) for s in doc["segments"]]
+    streamed = list(model.iter_segments(video))  # as on a live stream: each segment when it closes
+    assert {s.label for s in streamed} == {s.label for s in seg.segments}
+
+
+def test_segments_endpoint(trained):
+    root, ann, _ = trained
+    video = read_annotations(ann)[0].path
+    client = TestClient(create_app(root / "run" / "model"))
+    r = client.post("/segments?name=long.mp4", content=video.read_bytes())
+    assert r.status_code == 200, r.text
+    assert all(s["path"] == "long.mp4" and s["end"] > s["start"] for s in r.json()["segments"])
+    assert client.post("/segments", content=b"not a video").status_code == 422
+
+
+def test_segments_need_a_localization_model(trained, tmp_path):
+    root, ann, _ = trained
+    bad = tmp_path / "bad.csv"
+    bad.write_text("path,label,start,end\n" + f"{read_annotations(ann)[0].path},right,3,2\n")
+    res = CliRunner().invoke(app, ["evaluate", str(root / "run" / "model"), str(bad), "--out", str(tmp_path / "e")])
+    assert res.exit_code == 2 and "line 2: the segment is inverted" in res.output
