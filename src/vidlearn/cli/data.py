@@ -81,11 +81,17 @@ def demo_data(
     ] = None,
     groups: Annotated[int, typer.Option(help="groups (subjects with their own background); video k of a class is in group k % groups")] = 4,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    untrimmed: Annotated[bool, typer.Option(help="2 long videos a group, each with 3 motions and still gaps between them, and annotations.csv (path,label,start,end,group) for --task localization")] = False,
 ) -> None:
     """Write the seeded demo dataset: classes that differ only by motion; the manifest's `target`
-    column is each video's speed in px/s (a regression target)."""
-    from vidlearn.data.synthetic import generate_demo_dataset
+    column is each video's speed in px/s (a regression target). With --untrimmed: long videos of
+    several motions with still gaps between them, and their exact segments."""
+    from vidlearn.data.synthetic import generate_demo_dataset, generate_untrimmed_dataset
 
     names = None if classes is None else [c.strip() for c in classes.split(",") if c.strip()]
+    if untrimmed:
+        ann = generate_untrimmed_dataset(out_dir, classes=names, videos_per_group=2, num_groups=groups, seed=seed)
+        typer.echo(f"wrote the untrimmed demo dataset: {ann}")
+        return
     manifest = generate_demo_dataset(out_dir, classes=names, videos_per_class=videos_per_class, num_groups=groups, seed=seed)
     typer.echo(f"wrote the demo dataset: {manifest}")
