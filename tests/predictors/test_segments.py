@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from vidlearn.errors import ConfigError
-from vidlearn.predictors.segments import SegmentParams, SegmentTracker, iter_segments, segments_from_scores, temporal_nms
+from vidlearn.predictors.segments import (
+    SegmentParams,
+    SegmentTracker,
+    iter_segments,
+    segments_from_scores,
+    temporal_nms,
+)
 from vidlearn.tasks.localization_metrics import TimedSegment
 
 CLASSES = ["a", "background", "b"]

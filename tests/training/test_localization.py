@@ -37,7 +37,7 @@ def trained(tmp_path_factory):
 
 
 def test_train_from_annotations(trained):
-    root, ann, output = trained
+    root, _ann, output = trained
     assert "localization: 1 training video(s) ->" in output and "background" in output
     assert "validation videos mAP@0.5" in output
     model = load(root / "run" / "model")

@@ -92,7 +92,7 @@ def window_records(
             elif total / window <= 1.0 - min_cover:
                 backs.append(VideoRecord(v.path, background, v.group, start, end, meta={"window": True}))
     available = len(backs)
-    want = int(round(background_ratio * len(actions))) if actions else available
+    want = round(background_ratio * len(actions)) if actions else available
     if want < available:
         rng = np.random.default_rng(seed)
         keep = np.sort(rng.choice(available, size=want, replace=False))

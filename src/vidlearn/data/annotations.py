@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,7 +82,7 @@ def _number(text: str) -> float | None:
         value = float(text)
     except ValueError:
         return None
-    return value if value == value and abs(value) != float("inf") else None
+    return value if math.isfinite(value) else None
 
 
 def read_annotations(path: str | Path, *, root: str | Path | None = None, probe_videos: bool = True) -> list[AnnotatedVideo]:
@@ -141,7 +143,7 @@ def read_annotations(path: str | Path, *, root: str | Path | None = None, probe_
     videos: list[AnnotatedVideo] = []
     for rel, segs in rows.items():
         segs.sort(key=lambda s: (s.start, s.end))
-        for a, b in zip(segs, segs[1:]):
+        for a, b in itertools.pairwise(segs):
             if b.start < a.end:
                 problems.append(f"line {b.line}: {rel} [{b.start:g}, {b.end:g}) overlaps line {a.line} [{a.start:g}, {a.end:g})")
         video = Path(rel) if Path(rel).is_absolute() else base / rel

@@ -95,7 +95,7 @@ def build_untrimmed(
         frame = 0
         for k, r in enumerate(order + [None]):  # a gap before every video and one after the last
             nxt = _frames(r.path, rate, size) if r is not None else None
-            n_gap = max(1, int(round(float(rng.uniform(lo, hi)) * rate)))
+            n_gap = max(1, round(float(rng.uniform(lo, hi)) * rate))
             if filler and k % 2 == 1:
                 gap = _filler(filler[int(rng.integers(len(filler)))], rate, size, n_gap, rng)
             else:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from vidlearn.errors import ConfigError, VidlearnError
 from vidlearn.predictors import Predictor, load
-from vidlearn.predictors.segments import SegmentParams, Segmentation
+from vidlearn.predictors.segments import Segmentation, SegmentParams
 from vidlearn.tasks.localization_metrics import TimedSegment
 
 __all__ = ["SegmentReport", "run_segments"]

@@ -16,7 +16,7 @@ from typing import Any
 from vidlearn.data.annotations import AnnotatedVideo
 from vidlearn.errors import ConfigError, VidlearnError
 from vidlearn.fsutil import atomic_write_text
-from vidlearn.predictors.segments import SegmentParams, Segmentation, predictor_segments
+from vidlearn.predictors.segments import Segmentation, SegmentParams, predictor_segments
 from vidlearn.tasks.localization_metrics import TimedSegment, localization_metrics
 
 __all__ = ["evaluate_localization", "write_segments"]

@@ -133,7 +133,7 @@ def detection_map(
 def frame_labels(segments: Sequence[TimedSegment], duration: float, fps: float, background: str) -> np.ndarray:
     """The label of each frame centre ``(i + 0.5) / fps`` in ``[0, duration)`` (background where
     no segment covers it; a later segment wins where segments overlap)."""
-    n = max(1, int(round(duration * fps)))
+    n = max(1, round(duration * fps))
     t = (np.arange(n) + 0.5) / fps
     labels = np.full(n, background, dtype=object)
     for s in segments:
