@@ -6,7 +6,7 @@
 Builds (seeded, once) one long video per actor from that actor's 4 videos with gaps of real
 non-action footage (the actor's still frames, frames of ../shared/data/clips), then for each held-out
 actor trains on the other actors' long videos and evaluates on the held-out one. Writes
-OUT/folds/<actor>/{model,eval} and OUT/summary.json: per-fold and pooled (all held-out videos
+OUT/folds/<actor>/{model,eval_localization} and OUT/summary.json: per-fold and pooled (all held-out videos
 in one evaluation) mAP@0.3/0.5/0.7, frame accuracy, edit and F1@{10,25,50}.
 """
 
@@ -56,8 +56,8 @@ def main() -> None:
         t0 = time.time()
         result = train_localization(train, cfg, fold, val_videos=[], progress=False, echo=lambda m: None)
         model = load(result.artifact)
-        m = evaluate_localization(model, test, fold / "eval", data_name=f"actor {actor}")["video"]
-        with open(fold / "eval" / "segments.csv") as f:
+        m = evaluate_localization(model, test, fold / "eval_localization", data_name=f"actor {actor}")["video"]
+        with open(fold / "eval_localization" / "segments.csv") as f:
             rows = list(csv.DictReader(f))
         key = str(test[0].path)
         truth[key] = [TimedSegment(key, s.label, s.start, s.end) for s in test[0].segments]
