@@ -193,14 +193,30 @@ def serve(
     artifact: Annotated[Path, typer.Argument(help="a trained model (directory or .vidlearn file) or a baseline model folder")],
     host: Annotated[str, typer.Option(help="interface to listen on (0.0.0.0: all)")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
-    max_mb: Annotated[int, typer.Option(help="largest video accepted, in MiB")] = 512,
+    max_mb: Annotated[Optional[int], typer.Option(help="largest upload, in MiB (default 512; env VIDLEARN_SERVE_MAX_BYTES in bytes)")] = None,
+    max_seconds: Annotated[Optional[float], typer.Option(help="longest video per request, in seconds (default 300)")] = None,
+    max_frames: Annotated[Optional[int], typer.Option(help="most frames in a video per request (default 18000)")] = None,
+    header_timeout: Annotated[Optional[float], typer.Option(help="seconds a connection may take to send a request head (default 10)")] = None,
+    read_timeout: Annotated[Optional[float], typer.Option(help="longest silence, in seconds, while an upload arrives (default 30)")] = None,
+    upload_timeout: Annotated[Optional[float], typer.Option(help="seconds a whole upload may take (default 600)")] = None,
+    max_connections: Annotated[Optional[int], typer.Option(help="concurrent connections; past it 503 (default 64)")] = None,
+    max_queue: Annotated[Optional[int], typer.Option(help="requests waiting for the model; past it 503 (default 8)")] = None,
+    queue_timeout: Annotated[Optional[float], typer.Option(help="longest wait for the model, in seconds; past it 503 (default 30)")] = None,
 ) -> None:
-    """Serve a model over HTTP: POST a video's bytes to /predict (or /timeline); GET /health."""
+    """Serve a model over HTTP: POST a video (raw body or multipart `file`) to /predict or /timeline; GET /health, /docs.
+
+    Every limit can also be set as VIDLEARN_SERVE_<NAME> (e.g. VIDLEARN_SERVE_MAX_SECONDS=120); an option wins."""
+    from vidlearn.deploy.serve import ServeLimits
     from vidlearn.deploy.serve import serve as run_server
 
-    if max_mb < 1:
+    if max_mb is not None and max_mb < 1:
         raise ConfigError(f"--max-mb must be at least 1, got {max_mb}")
-    run_server(artifact, host=host, port=port, max_bytes=max_mb * 1024 * 1024)
+    limits = ServeLimits.resolve(
+        max_bytes=None if max_mb is None else max_mb * 1024 * 1024, max_seconds=max_seconds, max_frames=max_frames,
+        header_timeout=header_timeout, read_timeout=read_timeout, upload_timeout=upload_timeout,
+        max_connections=max_connections, max_queue=max_queue, queue_timeout=queue_timeout,
+    )
+    run_server(artifact, host=host, port=port, limits=limits)
 
 
 @app.command()
