@@ -23,7 +23,8 @@ bad parameters), 503 the model busy past the queue's limits or the temporary dis
 serves one request at a time; run several processes behind a load balancer to scale out.
 
 Adding an endpoint: write a function ``(video: Path) -> answer`` and return
-``await handle_upload(request, name, work)`` from the handler (see ``predict``).
+``await handle_upload(request, name, work)`` (the answer and the name to report) from the
+handler, with ``responses=_REFUSALS`` and ``openapi_extra={"requestBody": _VIDEO_BODY}`` (see ``predict``).
 """
 
 from __future__ import annotations
@@ -141,14 +142,16 @@ def create_app(model_path: str | Path, *, max_bytes: int | None = None, limits: 
     app = FastAPIOffline(title=f"vidlearn: {model.info['model']}", version=_version(), redoc_url=None)
     app.state.limits = limits
 
-    async def handle_upload(request: Request, name: str | None, work: Callable[[Path], Any]) -> Any:
+    async def handle_upload(request: Request, name: str | None, work: Callable[[Path], Any]) -> tuple[Any, str]:
         """The one path of every upload endpoint: spool the body (raw or multipart) to a temporary
-        file, check it is a video within the limits, run ``work(video)`` on the model, delete it."""
+        file, check it is a video within the limits, run ``work(video)`` on the model, delete it.
+        Returns ``work``'s answer and the name to report (``name``, the form's file name, or "upload")."""
         video, name = await _spool(request, name, limits)
         try:
-            return await run_in_threadpool(_guarded, video, name, lambda: queue.run(lambda: work(video)), limits)
+            answer = await run_in_threadpool(_guarded, video, name, lambda: queue.run(lambda: work(video)), limits)
         finally:
             video.unlink(missing_ok=True)
+        return answer, name or "upload"
 
     @app.get("/health", response_model=HealthOut)
     def health() -> dict[str, Any]:
@@ -158,9 +161,8 @@ def create_app(model_path: str | Path, *, max_bytes: int | None = None, limits: 
               openapi_extra={"requestBody": _VIDEO_BODY})
     async def predict(request: Request, top_k: int = _TOP_K, name: str | None = _NAME) -> dict[str, Any]:
         """Predict one video."""
-        out = await handle_upload(request, name, lambda video: model.predict_video(video, top_k=top_k).to_dict())
-        out["path"] = name or "upload"
-        return out
+        out, shown = await handle_upload(request, name, lambda video: model.predict_video(video, top_k=top_k).to_dict())
+        return out | {"path": shown}
 
     @app.post("/timeline", response_model=TimelineOut, response_model_exclude_none=True, responses=_REFUSALS,
               openapi_extra={"requestBody": _VIDEO_BODY})
@@ -169,10 +171,8 @@ def create_app(model_path: str | Path, *, max_bytes: int | None = None, limits: 
                                                     description="seconds between windows (default: one clip's length)"),
                        top_k: int = _TOP_K, name: str | None = _NAME) -> dict[str, Any]:
         """Predict a video window by window (deep models)."""
-        windows = await handle_upload(request, name, lambda video: [w.to_dict() for w in model.timeline(video, stride=stride, top_k=top_k)])
-        for w in windows:
-            w["path"] = name or "upload"
-        return {"windows": windows}
+        windows, shown = await handle_upload(request, name, lambda video: [w.to_dict() for w in model.timeline(video, stride=stride, top_k=top_k)])
+        return {"windows": [w | {"path": shown} for w in windows]}
 
     @app.exception_handler(UploadRefused)
     async def refused(request: Request, exc: UploadRefused) -> JSONResponse:
