@@ -48,6 +48,25 @@ def _targets(target: Path) -> list[Path]:
     return [Path(r.path) for r in load_records(target, labelled=False)]
 
 
+def video_containers(paths: list[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """The files FFmpeg reads as a video container (`vidlearn.io.probe.check_container`), and
+    ``(path, reason)`` for the others: a playlist, concat list or image sequence renamed ``.mp4``
+    could make FFmpeg open the files or URLs it names, so it is never decoded. Files that do not
+    exist are left to the predictor, which reports them."""
+    from vidlearn.io.probe import check_container
+
+    kept, refused = [], []
+    for p in paths:
+        try:
+            if Path(p).is_file():
+                check_container(p)
+        except VidlearnError as exc:
+            refused.append((str(p), exc.reason))
+            continue
+        kept.append(p)
+    return kept, refused
+
+
 def _stream(predictor: Predictor, source: str, report: PredictReport, *, stride: float | None, top_k: int,
             on_prediction: Callable[[Prediction], None] | None) -> None:
     """Predict a live stream window by window (batch 1: each answer as soon as its window has
@@ -96,7 +115,8 @@ def run_predictions(
         if out is not None:
             report.written.insert(0, write_predictions(report.predictions, Path(out), skipped=report.skipped))
         return report
-    paths = _targets(Path(target))
+    paths, refused = video_containers(_targets(Path(target)))
+    report.skipped += refused
     if timeline:
         from vidlearn.progress import progress_bar
 
@@ -113,7 +133,8 @@ def run_predictions(
                 png = Path(out).with_name(f"{Path(out).stem}_{p.stem}_timeline.png")
                 report.written.append(plot_timeline(windows, predictor, png))
     else:
-        report.predictions, report.skipped = predictor.predict(paths, top_k=top_k, progress=progress, ray=ray)
+        report.predictions, skipped = predictor.predict(paths, top_k=top_k, progress=progress, ray=ray)
+        report.skipped += skipped
     if out is not None:
         report.written.insert(0, write_predictions(report.predictions, Path(out), skipped=report.skipped))
     return report
