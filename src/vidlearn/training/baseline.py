@@ -285,6 +285,8 @@ def run_baseline(
     protocol = parse_cv(cv, seed=seed)
     records = _records(rows, group_col, [classes[int(i)] for i in y] if classes else [float(v) for v in y])
     folds = protocol.splits(records)
+    if task == "classification":
+        _check_fold_classes(folds, records, protocol, group_col)
     what = f"{len(classes)} classes" if task == "classification" else f"target {y.min():.4g}..{y.max():.4g}"
     say(f"{estimator}{f' + PCA({pca})' if pca else ''} ({task}) on {len(cols)} feature(s), {len(rows)} video(s), "
         f"{what}; {protocol} ({len(folds)} folds)")
@@ -344,6 +346,27 @@ def run_baseline(
         say(f"model fitted on all {len(rows)} video(s): {summary['model']}")
     write_baseline_html(run, summary, classes, rows, y, oof, fold_of, cols, echo=echo, timing=timing)
     return summary
+
+
+def _check_fold_classes(folds: Sequence[Any], records: Sequence[VideoRecord], protocol: Any, group_col: str | None) -> None:
+    """Refuse, before any fitting, folds whose training rows hold a single class (scikit-learn's
+    classifiers cannot be fitted on one class): one ConfigError line naming the class that is
+    missing from training, with how many videos (and groups) it has."""
+    for fold in folds:
+        trained = {r.target for r in fold.train}
+        if len(trained) >= 2:
+            continue
+        missing = sorted({r.target for r in fold.test} - trained)
+        cls = missing[0] if missing else sorted(trained)[0] if trained else "?"
+        own = [r for r in records if r.target == cls]
+        where = ""
+        if group_col is not None:
+            groups = sorted({str(r.group) for r in own})
+            where = f" in {len(groups)} {group_col} ({', '.join(groups[:5])}{', ...' if len(groups) > 5 else ''})"
+        only = ", ".join(repr(c) for c in sorted(trained)) or "nothing"
+        raise ConfigError(
+            f"{protocol}: class '{cls}' has too few videos for these folds ({len(own)} video(s){where}): "
+            f"fold {fold.name} would train on {only} alone; add videos of '{cls}', drop the class, or use other folds")
 
 
 def _fit_on(x: np.ndarray, y: np.ndarray, *, estimator: str, task: str, pca: int | None, seed: int,
