@@ -219,3 +219,29 @@ def test_repeated_log_lines_are_held_back_and_counted() -> None:
     assert len(messages) == 5, messages  # 3 of the 1000, the other kind, and the next window's first
     assert [bool(r.exc_info) for r in seen.records[:3]] == [True, False, False]  # one traceback
     assert "997 more like this held back" in messages[-1]
+
+
+def test_a_short_request_behind_a_long_one_gets_503_after_the_queue_timeout(make_artifact, real_clip: Path, live_server, monkeypatch) -> None:
+    import vidlearn.predictors.deep as deep
+
+    started = threading.Event()
+    real_timeline = deep.DeepPredictor.timeline
+
+    def slow_timeline(self, *a, **k):  # stands for a long video's timeline holding the model
+        started.set()
+        time.sleep(6)
+        return real_timeline(self, *a, **k)
+
+    monkeypatch.setattr(deep.DeepPredictor, "timeline", slow_timeline)
+    clip = real_clip.read_bytes()
+    with live_server(create_app(make_artifact("frame_cnn_small"), limits=ServeLimits(queue_timeout=1.0))) as url:
+        with ThreadPoolExecutor(1) as pool:
+            long = pool.submit(httpx.post, f"{url}/timeline", content=clip, timeout=120)
+            assert started.wait(60)
+            t0 = time.monotonic()
+            short = httpx.post(f"{url}/predict", content=clip, timeout=120)
+            waited = time.monotonic() - t0
+            assert short.status_code == 503 and short.headers["retry-after"] == "5" and "not free within 1 s" in short.json()["detail"]
+            assert waited < 5.5, waited  # answered by the queue's timeout, not after the long request
+            assert long.result().status_code == 200
+        assert httpx.post(f"{url}/predict", content=clip, timeout=60).status_code == 200
