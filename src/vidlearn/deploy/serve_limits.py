@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 from vidlearn.errors import ConfigError
 from vidlearn.io.probe import container_extent
 
-__all__ = ["Busy", "BodyGuard", "ModelQueue", "ServeLimits", "UploadRefused", "check_work", "header_timeout_protocol"]
+__all__ = ["BodyGuard", "Busy", "ModelQueue", "ServeLimits", "UploadRefused", "check_work", "declared_too_large", "header_timeout_protocol"]
 
 log = logging.getLogger("vidlearn.serve")
 T = TypeVar("T")
@@ -170,7 +170,7 @@ def header_timeout_protocol(seconds: float) -> type:
         def _head_timed_out(self) -> None:
             self._head_timer = None
             if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
-                who = "%s:%d" % self.client if self.client else "a client"
+                who = f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
                 log.info("closed the connection of %s: no complete request head within %g s", who, seconds)
                 self.transport.close()
 

@@ -357,7 +357,7 @@ def _check_fold_classes(folds: Sequence[Any], records: Sequence[VideoRecord], pr
         if len(trained) >= 2:
             continue
         missing = sorted({r.target for r in fold.test} - trained)
-        cls = missing[0] if missing else sorted(trained)[0] if trained else "?"
+        cls = missing[0] if missing else min(trained) if trained else "?"
         own = [r for r in records if r.target == cls]
         where = ""
         if group_col is not None:
