@@ -245,3 +245,56 @@ def test_a_short_request_behind_a_long_one_gets_503_after_the_queue_timeout(make
             assert waited < 5.5, waited  # answered by the queue's timeout, not after the long request
             assert long.result().status_code == 200
         assert httpx.post(f"{url}/predict", content=clip, timeout=60).status_code == 200
+
+
+@pytest.mark.slow  # ~15-45 s (a `vidlearn serve` process starting); the filter itself is tested above in milliseconds
+def test_with_a_low_file_limit_stalled_clients_neither_flood_the_log_nor_lock_out_normal_requests(make_artifact, tmp_path: Path) -> None:
+    """The issue's case: `vidlearn serve` with 120 file descriptors and 150 clients that never
+    finish their request head. accept() fails with "too many open files" in a tight loop; the log
+    keeps a handful of lines (it grew by 59 MB in 50 s before), the header timeout frees the
+    sockets, and a normal request is answered afterwards."""
+    import os
+    import resource
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "serve.log"
+
+    def few_files() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (120, 120))
+
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "vidlearn.cli", "serve", str(make_artifact("frame_cnn_small")),
+                                 "--port", str(port), "--header-timeout", "3"], stdout=out, stderr=subprocess.STDOUT,
+                                preexec_fn=few_files, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    stalled: list[socket.socket] = []
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                httpx.get(f"{url}/health", timeout=2)
+                break
+            except httpx.TransportError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"the server did not start: {log.read_text()[-2000:]}")
+                time.sleep(0.25)
+        for _ in range(150):
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            s.sendall(b"GET /health HTTP/1.1\r\n")  # and never the rest of the head
+            stalled.append(s)
+        time.sleep(6)  # past the header timeout: the accepted ones are closed, the others get in
+        res = httpx.get(f"{url}/health", timeout=30)
+        assert res.status_code == 200
+    finally:
+        for s in stalled:
+            s.close()
+        proc.terminate()
+        proc.wait(timeout=30)
+    text = log.read_text(errors="replace")
+    assert "Too many open files" in text  # the fault really happened
+    assert len(text) < 50_000, f"the log grew to {len(text)} bytes"
+    assert text.count("socket.accept() out of system resource") <= 6, text[-3000:]
