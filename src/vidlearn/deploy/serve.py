@@ -132,7 +132,11 @@ def create_app(model_path: str | Path, *, max_bytes: int | None = None, limits: 
     """The FastAPI application serving the model at ``model_path`` (loaded once, here), under
     ``limits`` (default: `ServeLimits.resolve()`, the defaults and ``VIDLEARN_SERVE_*``);
     ``max_bytes`` replaces its upload size limit."""
-    from fastapi_offline import FastAPIOffline
+    try:
+        import python_multipart  # noqa: F401  (multipart uploads)
+        from fastapi_offline import FastAPIOffline  # /docs with local assets
+    except ModuleNotFoundError as exc:
+        raise ConfigError(f"serving needs the 'serve' extra ({exc.name} is missing): pip install 'vidlearn[serve]'") from None
 
     limits = limits or ServeLimits.resolve()
     if max_bytes is not None:
