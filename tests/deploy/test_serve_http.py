@@ -5,6 +5,7 @@ and no answer outside the schema; the work limits refuse a long video before dec
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -166,3 +167,16 @@ def test_cli_serve_refuses_a_bad_limit_in_one_line(make_artifact) -> None:
     res = subprocess.run([sys.executable, "-m", "vidlearn.cli", "serve", str(art)], capture_output=True, text=True, timeout=120,
                          env={**os.environ, "VIDLEARN_SERVE_READ_TIMEOUT": "soon"})
     assert res.returncode == 2 and "VIDLEARN_SERVE_READ_TIMEOUT" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_curl_form_upload_over_a_real_socket(make_artifact, real_clip: Path, live_server) -> None:
+    curl = shutil.which("curl")
+    if curl is None:
+        pytest.skip("curl is not installed: the `curl -F file=@video` upload is not tried")
+    with live_server(create_app(make_artifact("frame_cnn_small"))) as url:
+        res = subprocess.run([curl, "-sS", "--noproxy", "*", "-w", "\\n%{http_code}", "-F", f"file=@{real_clip}",
+                              f"{url}/predict?top_k=2"], capture_output=True, text=True, timeout=120)
+    body, _, code = res.stdout.rpartition("\n")
+    assert code == "200", (res.stdout, res.stderr)
+    answer = json.loads(body)
+    assert answer["path"] == real_clip.name and len(answer["top_k"]) == 2
