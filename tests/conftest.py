@@ -65,3 +65,9 @@ def make_tune_study(n_complete: int = 8, *, seed: int = 0):
                                  user_attrs={"error": "VideoError: " + "a very long reason without spaces/" * 12}))
     study.add_trial(create_trial(params=params(), distributions=dists, state=TrialState.FAIL, user_attrs={"interrupted": True}))
     return study
+
+
+@pytest.fixture(scope="session")
+def tune_study():
+    """`make_tune_study`, for tests that need a finished search without running one."""
+    return make_tune_study
