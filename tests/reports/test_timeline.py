@@ -43,3 +43,15 @@ def test_the_picture_holds_the_videos_frames(tmp_path: Path, report_makers) -> N
     px2 = np.asarray(Image.open(gone).convert("RGB")).astype(int)
     assert np.all(np.abs(px2 - np.array(MAGENTA)) < 30, axis=-1).sum() == 0
     assert Image.open(gone).size[1] < Image.open(with_frames).size[1]
+
+
+def test_a_run_folder_with_a_timeline_shows_it_in_its_report(classification_run, read_page, image_of) -> None:
+    from vidlearn.reports import write_run_report
+
+    video = str(classification_run.videos["walk_01.mp4"])
+    plot_timeline(_windows(video, 1), NAMES, classification_run.eval_dir / "timeline.png")
+    page = read_page(write_run_report(classification_run.eval_dir, title="run", strict=True).read_text(encoding="utf-8"))
+    assert page.section_ids.index("confusion") < page.section_ids.index("timeline") < page.section_ids.index("per-class")
+    [img] = [i for i in page.images if i["section"] == "timeline"]
+    mime, pic = image_of(img["src"])
+    assert mime == "image/png" and pic.size == Image.open(classification_run.eval_dir / "timeline.png").size
