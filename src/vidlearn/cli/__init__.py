@@ -313,7 +313,8 @@ def augment_preview(
     for path, reason in res.skipped:
         typer.echo(f"skipped {path}: {reason}")
     kind = "animated GIF" if res.path.suffix.lower() == ".gif" else "grid"
-    typer.echo(f"wrote {res.path}: {kind} of {res.clips} clip(s) before/after augmentation, {res.frames} frame(s) each")
+    typer.echo(f"wrote {res.path}: {kind} of {res.clips} clip(s) before/after augmentation (the same moment), {res.frames} frame(s) each")
+    typer.echo("applied: " + (", ".join(res.applied) or "nothing (no augmentation is on)"))
 
 
 @app.command()

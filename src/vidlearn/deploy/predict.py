@@ -167,36 +167,9 @@ def write_predictions(preds: list[Prediction], path: Path, *, skipped: list[tupl
 
 
 def plot_timeline(windows: list[Prediction], predictor: Predictor, path: Path) -> Path:
-    """A picture of per-window predictions over time: class probabilities (or values) per window."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    """The timeline picture of a video's per-window predictions (see
+    :func:`vidlearn.reports.timeline.plot_timeline`): its frames along the time axis, the class
+    predicted per window and the known scores (with top-1 the other classes are not drawn)."""
+    from vidlearn.reports.timeline import plot_timeline as draw
 
-    from vidlearn.fsutil import atomic_open
-
-    fig = Figure(figsize=(10, 3.2), dpi=100)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot(1, 1, 1)
-    mids = np.array([(w.start + w.end) / 2 for w in windows])
-    if windows[0].value is not None:
-        ax.plot(mids, [w.value for w in windows], marker="o")
-        ax.set_ylabel("predicted value")
-    else:
-        names = predictor.class_names
-        probs = np.zeros((len(windows), len(names)))
-        for i, w in enumerate(windows):
-            for c, s in w.top_k:
-                probs[i, names.index(c)] = s
-        top = [names.index(w.label) for w in windows]
-        for j, name in enumerate(names):
-            if probs[:, j].max() > 0:
-                ax.plot(mids, probs[:, j], label=name)
-        ax.scatter(mids, [probs[i, t] for i, t in enumerate(top)], c="k", s=8, zorder=3)
-        ax.set_ylim(0, 1.05)
-        ax.set_ylabel("probability (top-k shown)")
-        ax.legend(loc="upper right", fontsize=7, ncol=min(4, len(names)))
-    ax.set_xlabel("seconds")
-    ax.set_title(Path(windows[0].path).name)
-    fig.tight_layout()
-    with atomic_open(path, "wb") as fh:
-        fig.savefig(fh, format="png")
-    return path
+    return draw(windows, predictor.class_names, path)

@@ -17,6 +17,7 @@ from vidlearn.reports.formatting import fmt
 __all__ = [
     "MAX_PAIRS",
     "REGRESSION_KEYS",
+    "chance_level",
     "classification_keys",
     "confused_pairs",
     "cv_keys",
@@ -132,3 +133,34 @@ def confused_pairs(cm: Sequence[Sequence[int]], classes: Sequence[str], limit: i
                 pairs.append({"true": str(classes[i]), "predicted": str(classes[j]), "count": int(v), "fraction": int(v) / support if support else 0.0})
     pairs.sort(key=lambda p: (-p["count"], -p["fraction"], p["true"], p["predicted"]))
     return pairs[:limit]
+
+
+def chance_level(level: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What guessing scores on a classification level, from its class counts (the rows of its
+    confusion matrix, pooled over folds for a CV summary, or the per-class supports):
+    ``{"uniform": 1/K, "majority": share of the largest class, "majority_class", "top_k": {"top3": 3/K}}``,
+    or None when the counts are not there."""
+    classes = list(level.get("classes") or [])
+    cm = level.get("confusion_matrix")
+    if cm:
+        counts = [float(sum(row)) for row in cm]
+    elif level.get("per_class"):
+        counts = [float(r.get("support") or 0) for r in level["per_class"]]
+    else:
+        return None
+    total = sum(counts)
+    k = len(counts)
+    if k < 2 or total <= 0:
+        return None
+    biggest = max(range(k), key=lambda i: counts[i])
+    top_k = {}
+    for name in level.get("top_k") or {}:
+        digits = re.sub(r"\D", "", str(name))
+        if digits and int(digits) > 1:
+            top_k[name] = min(1.0, int(digits) / k)
+    return {
+        "uniform": 1.0 / k,
+        "majority": counts[biggest] / total,
+        "majority_class": str(classes[biggest]) if biggest < len(classes) else str(biggest),
+        "top_k": top_k,
+    }

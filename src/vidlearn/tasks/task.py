@@ -22,7 +22,15 @@ import torch.nn.functional as F
 
 from vidlearn.tasks.metrics import classification_metrics, regression_metrics
 
-__all__ = ["Classification", "Regression", "Task", "build_task"]
+__all__ = ["Classification", "Regression", "Task", "batch_accuracy", "build_task"]
+
+
+def batch_accuracy(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Top-1 accuracy of logits ``out`` (B, K) against class indices ``target`` (B,), by
+    torchmetrics (micro average: the share of the batch predicted right)."""
+    from torchmetrics.functional.classification import multiclass_accuracy
+
+    return multiclass_accuracy(out.detach(), target.detach().long(), num_classes=int(out.shape[-1]), average="micro", validate_args=False)
 
 
 class Task:
@@ -78,7 +86,7 @@ class Classification(Task):
         return out.softmax(-1)
 
     def batch_metric(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return (out.argmax(-1) == target).float().mean()
+        return batch_accuracy(out, target)
 
     def metrics(self, truth: Sequence[Any], predictions: np.ndarray, class_names: Sequence[str], *, level: str) -> dict[str, Any]:
         return classification_metrics(list(truth), predictions, list(class_names), level=level)

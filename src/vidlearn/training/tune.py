@@ -103,21 +103,19 @@ class TuneResult:
 
 @contextlib.contextmanager
 def _exclusive(out: Path) -> Iterator[None]:
-    """One search per folder at a time (the stale-trial clean-up relies on it)."""
+    """One search per folder at a time (the stale-trial clean-up relies on it): a `filelock`
+    lock on OUT/.tune.lock (flock on POSIX, msvcrt on Windows), released when the search ends."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(out / ".tune.lock", timeout=0)
     try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows: no lock
-        yield
-        return
-    fh = open(out / ".tune.lock", "w")  # noqa: SIM115
+        lock.acquire()
+    except Timeout:
+        raise ConfigError(f"{out}: another `vidlearn tune` is running on this folder") from None
     try:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise ConfigError(f"{out}: another `vidlearn tune` is running on this folder") from None
         yield
     finally:
-        fh.close()
+        lock.release()
 
 
 def _finished(trials: Sequence[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
