@@ -15,6 +15,7 @@ from typing import Any
 from vidlearn.reports.figures import THUMB_SHORT_SIDE, Thumbs, display_name, picture
 from vidlearn.reports.formatting import fmt, format_duration, mean_std, num, pct
 from vidlearn.reports.shapes import (
+    MULTILABEL_KEYS,
     REGRESSION_KEYS,
     classification_keys,
     confused_pairs,
@@ -125,6 +126,8 @@ def _cards(main: Mapping[str, Any] | None) -> list[tuple[str, str]]:
         cards.append(("folds", str(main.get("n_folds", "—"))))
     elif main.get("task") == "regression":
         cards += [(label, fmt(main.get(key))) for label, key in REGRESSION_KEYS]
+    elif main.get("task") == "multilabel":
+        cards += [(label, fmt(get(main, key))) for label, key in MULTILABEL_KEYS[:3]]
     else:
         cards.append(("accuracy", pct(main.get("accuracy"))))
         cards += [(f"{k[:3]}-{k[3:]} accuracy", pct(v)) for k, v in sorted((main.get("top_k") or {}).items()) if k != "top1"]
@@ -141,7 +144,7 @@ def _levels_table(found: Mapping[str, Mapping[str, Any]], main: Mapping[str, Any
         rows = [[label] + [mean_std((found[n].get("metrics") or {}).get(key)) for n in names] for label, key in cv_keys(main)]
         rows.append(["n (all folds)"] + [found[n].get("n", "—") for n in names])
     else:
-        keys = REGRESSION_KEYS if main.get("task") == "regression" else classification_keys(main)
+        keys = {"regression": REGRESSION_KEYS, "multilabel": MULTILABEL_KEYS}.get(str(main.get("task")), None) or classification_keys(main)
         rows = [[label] + [get(found[n], key) for n in names] for label, key in keys]
         rows = [r for r in rows if any(v is not None for v in r[1:])]
         rows.append(["n"] + [found[n].get("n", "—") for n in names])
