@@ -18,7 +18,7 @@ class Prediction:
     """One video's prediction: a label with class probabilities, or a value (regression).
 
     Multi-label: ``labels`` lists every class whose score reaches its threshold, with the score
-    (highest first; empty when none does); ``label`` is them joined by ``|``, ``score`` the highest
+    (highest first; empty when none does); ``label`` is them sorted and joined by ``|``, ``score`` the highest
     class score and ``top_k`` the ``k`` highest class scores, over threshold or not."""
 
     path: str

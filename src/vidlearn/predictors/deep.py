@@ -113,7 +113,7 @@ class DeepPredictor:
         if self.config.task.kind == "multilabel":  # every class over its threshold
             on = self.task_object.decide(scores)
             labels = [(self.class_names[i], float(scores[i])) for i in ranked if on[i]]
-            return Prediction(path=path, label="|".join(c for c, _ in labels), score=top[0][1], top_k=top,
+            return Prediction(path=path, label="|".join(sorted(c for c, _ in labels)), score=top[0][1], top_k=top,
                               start=start, end=end, labels=labels)
         return Prediction(path=path, label=top[0][0], score=top[0][1], top_k=top, start=start, end=end)
 

@@ -112,7 +112,8 @@ def metrics_from_scores(
 def write_report_files(
     out_dir: Path, metrics: dict[str, Any], class_names: list[str], *, scores: Scores | None = None, records: list[VideoRecord] | None = None
 ) -> dict[str, Path]:
-    """metrics.json, confusion.png and per_class.md (classification) or scatter.png (regression)."""
+    """metrics.json, confusion.png and per_class.md (classification), per_class.md with each
+    class's AP and threshold (multilabel) or scatter.png (regression)."""
     from vidlearn.tasks.metrics import write_metrics
     from vidlearn.tasks.plots import (
         per_class_table,
@@ -129,6 +130,13 @@ def write_report_files(
 
         table = out_dir / "per_class.md"
         atomic_write_text(table, per_class_table(video) + "\n")
+        files["per_class"] = table
+    elif video.get("task") == "multilabel":
+        from vidlearn.fsutil import atomic_write_text
+        from vidlearn.tasks.multilabel import per_class_markdown
+
+        table = out_dir / "per_class.md"
+        atomic_write_text(table, per_class_markdown(video) + "\n")
         files["per_class"] = table
     elif scores is not None and records is not None and len(scores.indices):
         y = np.array([float(records[i].target) for i in scores.indices])

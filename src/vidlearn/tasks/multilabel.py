@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from vidlearn.data.records import split_labels
 from vidlearn.tasks.base import Task
 
-__all__ = ["DEFAULT_THRESHOLD", "MultiLabel", "choose_thresholds", "multi_hot", "multilabel_metrics"]
+__all__ = ["DEFAULT_THRESHOLD", "MultiLabel", "choose_thresholds", "multi_hot", "multilabel_metrics", "per_class_markdown"]
 
 DEFAULT_THRESHOLD = 0.5
 
@@ -122,6 +122,24 @@ def multilabel_metrics(
         "thresholds": [float(v) for v in t],
         "classes": [str(c) for c in class_names],
     }
+
+
+def per_class_markdown(metrics: dict[str, Any]) -> str:
+    """A markdown table of a multilabel metrics entry: AP, threshold, precision, recall, F1 and
+    support per class, then the micro and macro rows and the mAP."""
+
+    def f(v: Any) -> str:
+        return "—" if v is None else f"{v:.3f}"
+
+    lines = ["| class | AP | threshold | precision | recall | f1 | support |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in metrics["per_class"]:
+        name = str(r["class"]).replace("|", "\\|")
+        lines.append(f"| {name} | {f(r['ap'])} | {f(r['threshold'])} | {f(r['precision'])} | {f(r['recall'])} | {f(r['f1'])} | {r['support']} |")
+    for avg in ("micro", "macro"):
+        a = metrics[avg]
+        lines.append(f"| **{avg} avg** | | | {f(a['precision'])} | {f(a['recall'])} | {f(a['f1'])} | |")
+    lines.append(f"| **mAP** | {f(metrics['map'])} | | | | | |")
+    return "\n".join(lines)
 
 
 def choose_thresholds(truth: Any, scores: Any) -> list[float]:
