@@ -110,7 +110,9 @@ def train(
     line = f"trained {result.epochs} epoch(s) in {result.seconds:.0f} s; model: {result.artifact}"
     if result.metrics:
         v = result.metrics["video"]
-        line += f"; validation video {'accuracy' if 'accuracy' in v else 'MAE'} {v.get('accuracy', v.get('mae')):.3f}"
+        name = next(k for k in ("accuracy", "map", "mae") if k in v)
+        value = v[name]
+        line += f"; validation video {name if name == 'accuracy' else name.upper().replace('MAP', 'mAP')} " + ("n/a" if value is None else f"{value:.3f}")
     typer.echo(line)
 
 
