@@ -10,7 +10,13 @@ import torch
 
 from vidlearn.config import ExperimentConfig
 from vidlearn.errors import ConfigError
-from vidlearn.tasks.multilabel import MultiLabel, choose_thresholds, multi_hot, multilabel_metrics, per_class_markdown
+from vidlearn.tasks.multilabel import (
+    MultiLabel,
+    choose_thresholds,
+    multi_hot,
+    multilabel_metrics,
+    per_class_markdown,
+)
 from vidlearn.tasks.task import build_task
 
 CLASSES = ["jump", "wave"]

@@ -22,7 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
-from vidlearn.data.motions import check_kind, clip_frame_count, draw_clip_spec, group_palette, object_alpha, render_clip
+from vidlearn.data.motions import (
+    check_kind,
+    clip_frame_count,
+    draw_clip_spec,
+    group_palette,
+    object_alpha,
+    render_clip,
+)
 from vidlearn.data.records import join_labels
 from vidlearn.errors import ConfigError
 from vidlearn.fsutil import atomic_write_text
