@@ -136,10 +136,23 @@ class ModelConfig(_Section):
 
 
 class TaskConfig(_Section):
-    kind: Literal["classification", "regression"] = "classification"
+    kind: Literal["classification", "regression", "multilabel"] = "classification"
     classes: list[str] = Field(default_factory=list, description="class names (filled from the data)")
     target_mean: float = Field(0.0, description="regression: targets are standardised with this mean (set from the training data)")
     target_std: float = Field(1.0, gt=0, description="regression: ... and this standard deviation")
+    thresholds: list[float] = Field(
+        default_factory=list,
+        description="multilabel: a class is predicted when its sigmoid score is >= its threshold, one per class "
+                    "(chosen on the validation videos after training; empty: 0.5 for every class)",
+    )
+
+    @model_validator(mode="after")
+    def _check_thresholds(self) -> "TaskConfig":
+        if any(not 0.0 <= t <= 1.0 for t in self.thresholds):
+            raise ValueError(f"thresholds must lie in [0, 1], got {self.thresholds}")
+        if self.thresholds and self.classes and len(self.thresholds) != len(self.classes):
+            raise ValueError(f"{len(self.thresholds)} thresholds for {len(self.classes)} classes; give one per class (or none)")
+        return self
 
 
 class OptimConfig(_Section):

@@ -85,7 +85,7 @@ def train(
     model: Annotated[Optional[str], typer.Option(help="model name (see `vidlearn models`)")] = None,
     config: Annotated[Optional[Path], typer.Option(help="experiment config (YAML/JSON)")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="training epochs")] = None,
-    task: Annotated[Optional[str], typer.Option(help="classification or regression")] = None,
+    task: Annotated[Optional[str], typer.Option(help="classification, regression or multilabel")] = None,
     cv: Annotated[Optional[str], typer.Option(help="cross-validation: kfold:K or leave-one-group-out")] = None,
     group: Annotated[Optional[str], typer.Option(help="manifest column used as group (e.g. actor)")] = None,
     resume: Annotated[bool, typer.Option(help="continue from the run's last checkpoint")] = False,
@@ -110,7 +110,9 @@ def train(
     line = f"trained {result.epochs} epoch(s) in {result.seconds:.0f} s; model: {result.artifact}"
     if result.metrics:
         v = result.metrics["video"]
-        line += f"; validation video {'accuracy' if 'accuracy' in v else 'MAE'} {v.get('accuracy', v.get('mae')):.3f}"
+        name = next(k for k in ("accuracy", "map", "mae") if k in v)
+        value = v[name]
+        line += f"; validation video {name if name == 'accuracy' else name.upper().replace('MAP', 'mAP')} " + ("n/a" if value is None else f"{value:.3f}")
     typer.echo(line)
 
 
@@ -136,6 +138,9 @@ def evaluate(
     if "accuracy" in v:
         clip = f", clip accuracy {c['accuracy']:.3f}" if c else ""
         typer.echo(f"video accuracy {v['accuracy']:.3f} (n={v['n']}){clip}, macro F1 {v['macro']['f1']:.3f}")
+    elif "map" in v:
+        typer.echo(f"video mAP {v['map'] if v['map'] is not None else float('nan'):.3f} (n={v['n']}), "
+                   f"micro F1 {v['micro']['f1']:.3f}, macro F1 {v['macro']['f1']:.3f}")
     else:
         typer.echo(f"video MAE {v['mae']:.3f}, RMSE {v['rmse']:.3f}, R2 {v['r2']}")
     for s in metrics.get("skipped", []):
@@ -327,7 +332,7 @@ def features(
     size: Annotated[int, typer.Option(help="decoded short side in pixels")] = 128,
     workers: Annotated[int, typer.Option(help="processes for decoding + classical features (1: none)")] = 2,
     group: Annotated[Optional[str], typer.Option(help="manifest column used as group (e.g. actor)")] = None,
-    task: Annotated[str, typer.Option(help="classification (the manifest's label column) or regression (its numeric target column)")] = "classification",
+    task: Annotated[str, typer.Option(help="classification (the manifest's label column), regression (its numeric target column) or multilabel (label a|b, or label:CLASS 0/1 columns)")] = "classification",
     ray: Annotated[Optional[str], typer.Option(help="decode + classical features on a Ray cluster: local, auto or ray://HOST:PORT")] = None,
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
 ) -> None:
@@ -350,8 +355,8 @@ def features(
 def baseline(
     table: Annotated[Path, typer.Argument(help="a feature table from `vidlearn features`")],
     out: Annotated[Path, typer.Option("--out", "-o", help="report folder (metrics, confusion matrix, model)")],
-    estimator: Annotated[str, typer.Option("--estimator", "--classifier", help="classification: svm, logreg, knn, rf; regression: svm (SVR), ridge, knn, rf")] = "svm",
-    task: Annotated[str, typer.Option(help="classification (class names) or regression (numeric targets)")] = "classification",
+    estimator: Annotated[str, typer.Option("--estimator", "--classifier", help="classification: svm, logreg, knn, rf; regression: svm (SVR), ridge, knn, rf; multilabel (one-vs-rest): svm, logreg, knn")] = "svm",
+    task: Annotated[str, typer.Option(help="classification (class names), regression (numeric targets) or multilabel (labels joined by |)")] = "classification",
     cv: Annotated[Optional[str], typer.Option(help="leave-one-group-out or kfold:K (default: by group when there are groups)")] = None,
     group: Annotated[str, typer.Option(help="table column holding the group")] = "group",
     pca: Annotated[Optional[int], typer.Option(help="keep this many principal components")] = None,
@@ -364,8 +369,8 @@ def baseline(
     result = run_baseline(table, out, estimator=estimator, task=task, cv=cv, group=group, pca=pca, columns=columns,
                           seed=seed, echo=typer.echo)
     m = result["video"]["metrics"]
-    name, key = ("video accuracy", "accuracy") if task == "classification" else ("MAE", "mae")
-    extra = "" if task == "classification" or m["r2"]["mean"] is None else f", R² {m['r2']['mean']:.3f} ± {m['r2']['std']:.3f}"
+    name, key = {"classification": ("video accuracy", "accuracy"), "multilabel": ("video mAP", "map")}.get(task, ("MAE", "mae"))
+    extra = "" if task != "regression" or m["r2"]["mean"] is None else f", R² {m['r2']['mean']:.3f} ± {m['r2']['std']:.3f}"
     typer.echo(f"{result['protocol']}: {name} {m[key]['mean']:.4g} ± {m[key]['std']:.4g}{extra} over "
                f"{result['video']['n_folds']} folds -> {out}/cv_metrics.json")
 

@@ -32,6 +32,8 @@ class PredictReport:
         where = f" [{p.start:.2f}-{p.end:.2f}s]" if p.start is not None else ""
         if p.value is not None:
             return f"{p.path}{where}: {p.value:.4g}"
+        if p.labels is not None:  # multilabel: the classes over their thresholds
+            return f"{p.path}{where}: " + (", ".join(f"{c} {s:.3f}" for c, s in p.labels) or "no class over its threshold")
         return f"{p.path}{where}: " + ", ".join(f"{c} {s:.3f}" for c, s in p.top_k)
 
     def lines(self, *, predictions: bool = True) -> list[str]:

@@ -96,7 +96,7 @@ class Artifact:
 
     @property
     def task(self) -> str:
-        """``"classification"`` or ``"regression"``."""
+        """``"classification"``, ``"regression"`` or ``"multilabel"``."""
         return str(self.meta.get("task", self.config.task.kind))
 
     @property
@@ -110,7 +110,7 @@ class Artifact:
         value = self.meta.get("num_outputs")
         if isinstance(value, int) and not isinstance(value, bool) and value > 0:
             return value
-        return len(self.class_names) if self.task == "classification" else 1
+        return len(self.class_names) if self.task in ("classification", "multilabel") else 1
 
     def build_model(self, build_fn: BuildFn | None = None) -> nn.Module:
         """Build the architecture named in ``config.model`` with ``build_fn(name, num_classes=...,
@@ -153,21 +153,21 @@ def save_artifact(
     """Save a trained model as one directory (or, with ``single_file``, one ``.vidlearn`` file)
     atomically, replacing an existing artifact at that place only once the new one is complete.
     Returns the path written. ``num_outputs`` defaults to ``len(class_names)`` for classification
-    and 1 for regression."""
+    and multilabel, and 1 for regression."""
     target = Path(out_dir)
     names = [str(c) for c in class_names]
     if len(set(names)) != len(names):
         raise ValueError("class_names contains duplicates")
     kind = config.task.kind
-    if kind == "classification" and not names:
-        raise ValueError("a classification artifact needs class_names")
+    if kind in ("classification", "multilabel") and not names:
+        raise ValueError(f"a {kind} artifact needs class_names")
     if config.task.classes and list(config.task.classes) != names:
         raise ValueError(f"class_names {names} differ from config.task.classes {list(config.task.classes)}")
     if num_outputs is None:
-        num_outputs = len(names) if kind == "classification" else 1
+        num_outputs = len(names) if kind in ("classification", "multilabel") else 1
 
     config_dict = config.to_dict()
-    if kind == "classification" and not config_dict["task"]["classes"]:
+    if kind in ("classification", "multilabel") and not config_dict["task"]["classes"]:
         config_dict["task"]["classes"] = names  # the saved config is self-contained
     meta = _make_meta(config, names, metrics, num_outputs)
     tensors = _tensors_for_saving(model)
@@ -379,8 +379,8 @@ def _check_meta(file: Path, meta: Any) -> dict[str, Any]:
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise ArtifactError(file, "class_names must be a list of strings")
     task = meta.get("task")
-    if task not in ("classification", "regression"):
-        raise ArtifactError(file, f"task must be 'classification' or 'regression', got {task!r}")
+    if task not in ("classification", "regression", "multilabel"):
+        raise ArtifactError(file, f"task must be 'classification', 'regression' or 'multilabel', got {task!r}")
     return meta
 
 

@@ -106,16 +106,18 @@ def check_outputs(file: Path, meta: Mapping[str, Any], config_task: Any, limit: 
     """The artifact's number of outputs, checked against its task and class list."""
     limit = max_elements() if limit is None else limit
     names, task = list(meta["class_names"]), meta["task"]
-    value = meta.get("num_outputs", len(names) if task == "classification" else 1)
+    value = meta.get("num_outputs", len(names) if task in ("classification", "multilabel") else 1)
     if not _is_int(value) or value < 1:
         raise ArtifactError(file, f"num_outputs must be a positive integer, got {value!r}")
     if value > limit:
         raise ArtifactError(file, f"num_outputs {value} is more than the limit {limit:.3g} ({MAX_ELEMENTS_ENV})")
     if task != config_task.kind:
         raise ArtifactError(file, f"task is {task!r} but the saved configuration's task.kind is {config_task.kind!r}")
-    if task == "classification":
+    if task in ("classification", "multilabel"):
         if len(names) != value:
             raise ArtifactError(file, f"{len(names)} class name(s) for {value} outputs; a classifier needs one name per output")
+        if task == "multilabel" and config_task.thresholds and len(config_task.thresholds) != value:
+            raise ArtifactError(file, f"{len(config_task.thresholds)} thresholds for {value} classes")
         if len(set(names)) != len(names):
             raise ArtifactError(file, "class_names has duplicates")
         if config_task.classes and list(config_task.classes) != names:

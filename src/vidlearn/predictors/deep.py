@@ -101,15 +101,20 @@ class DeepPredictor:
 
     @torch.no_grad()
     def outputs(self, clips: torch.Tensor) -> np.ndarray:
-        """Per-view probabilities (classification) or values (regression) for (V, C, T, H, W)
+        """Per-view probabilities (classification: softmax; multilabel: a sigmoid per class) or values (regression) for (V, C, T, H, W)
         clips, or (V, T, F) feature rows for a feature-sequence model."""
         return self.task_object.decode(self.model(clips.to(self.device)).float()).cpu().numpy()
 
     def _prediction(self, path: str, scores: np.ndarray, top_k: int, start=None, end=None) -> Prediction:
         if self.is_regression:
             return Prediction(path=path, value=float(scores[0]), start=start, end=end)
-        order = np.argsort(-scores)[: max(1, top_k)]
-        top = [(self.class_names[i], float(scores[i])) for i in order]
+        ranked = np.argsort(-scores, kind="stable")
+        top = [(self.class_names[i], float(scores[i])) for i in ranked[: max(1, top_k)]]
+        if self.config.task.kind == "multilabel":  # every class over its threshold
+            on = self.task_object.decide(scores)
+            labels = [(self.class_names[i], float(scores[i])) for i in ranked if on[i]]
+            return Prediction(path=path, label="|".join(sorted(c for c, _ in labels)), score=top[0][1], top_k=top,
+                              start=start, end=end, labels=labels)
         return Prediction(path=path, label=top[0][0], score=top[0][1], top_k=top, start=start, end=end)
 
     def predict_video(self, path: str | Path, *, top_k: int = 1) -> Prediction:

@@ -15,6 +15,7 @@ from typing import Any
 from vidlearn.reports.figures import THUMB_SHORT_SIDE, Thumbs, display_name, picture
 from vidlearn.reports.formatting import fmt, format_duration, mean_std, num, pct
 from vidlearn.reports.shapes import (
+    MULTILABEL_KEYS,
     REGRESSION_KEYS,
     chance_level,
     classification_keys,
@@ -155,6 +156,8 @@ def _cards(main: Mapping[str, Any] | None) -> list[tuple[str, str]]:
         cards.append(("folds", str(main.get("n_folds", "—"))))
     elif main.get("task") == "regression":
         cards += [(label, fmt(main.get(key))) for label, key in REGRESSION_KEYS]
+    elif main.get("task") == "multilabel":
+        cards += [(label, fmt(get(main, key))) for label, key in MULTILABEL_KEYS[:3]]
     else:
         cards.append(("accuracy", pct(main.get("accuracy"))))
         chance = chance_level(main)
@@ -174,7 +177,7 @@ def _levels_table(found: Mapping[str, Mapping[str, Any]], main: Mapping[str, Any
         rows = [[label] + [mean_std((found[n].get("metrics") or {}).get(key)) for n in names] for label, key in cv_keys(main)]
         rows.append(["n (all folds)"] + [found[n].get("n", "—") for n in names])
     else:
-        keys = REGRESSION_KEYS if main.get("task") == "regression" else classification_keys(main)
+        keys = {"regression": REGRESSION_KEYS, "multilabel": MULTILABEL_KEYS}.get(str(main.get("task")), None) or classification_keys(main)
         rows = [[label] + [get(found[n], key) for n in names] for label, key in keys]
         if main.get("task") != "regression":
             chances = [chance_level(found[n]) for n in names]

@@ -16,6 +16,7 @@ from vidlearn.reports.formatting import fmt
 
 __all__ = [
     "MAX_PAIRS",
+    "MULTILABEL_KEYS",
     "REGRESSION_KEYS",
     "chance_level",
     "classification_keys",
@@ -31,6 +32,10 @@ __all__ = [
 
 MAX_PAIRS = 10
 REGRESSION_KEYS = [("MAE", "mae"), ("RMSE", "rmse"), ("R²", "r2")]
+
+
+MULTILABEL_KEYS = [("mAP", "map"), ("micro F1", "micro.f1"), ("macro F1", "macro.f1"), ("micro precision", "micro.precision"),
+                   ("micro recall", "micro.recall"), ("subset accuracy", "subset_accuracy")]
 
 
 def levels(metrics: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any]]:
@@ -100,6 +105,8 @@ def cv_keys(level: Mapping[str, Any]) -> list[tuple[str, str]]:
     available = level.get("metrics") or {}
     if level.get("task") == "regression":
         wanted = REGRESSION_KEYS
+    elif level.get("task") == "multilabel":
+        wanted = MULTILABEL_KEYS
     else:
         wanted = [("accuracy", "accuracy")]
         wanted += [(f"{k[6:9]}-{k[9:]} accuracy", k) for k in sorted(available) if k.startswith("top_k.") and k != "top_k.top1"]

@@ -117,8 +117,11 @@ def evaluate_artifact(
 
     model = load(artifact) if isinstance(artifact, (str, Path)) else artifact  # a path/name, or a loaded Predictor
     records = load_records(data, task=model.task, group=group)
-    if model.task == "classification":
-        unknown = sorted({str(r.target) for r in records} - set(model.class_names))
+    if model.task in ("classification", "multilabel"):
+        from vidlearn.data.records import split_labels
+
+        given = {label for r in records for label in split_labels(r.target)} if model.task == "multilabel" else {str(r.target) for r in records}
+        unknown = sorted(given - set(model.class_names))
         if unknown:
             raise ConfigError(f"{data}: classes {unknown} are not among the model's classes {model.class_names}")
     return model.evaluate(records, out, data_name=str(data), progress=progress)

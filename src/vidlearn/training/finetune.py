@@ -45,7 +45,7 @@ def build_task_model(cfg: ExperimentConfig) -> nn.Module:
     (a `LoadReport`) says."""
     from vidlearn.models import build_model
 
-    outputs = len(cfg.task.classes) if cfg.task.kind == "classification" else 1
+    outputs = len(cfg.task.classes) if cfg.task.kind in ("classification", "multilabel") else 1
     return build_model(cfg.model.name, num_classes=outputs, weights=cfg.model.weights, **cfg.model.options)
 
 

@@ -137,7 +137,7 @@ def fit(
     L.seed_everything(cfg.optim.seed, workers=True, verbose=False)
     cache = build_cache(cfg)
     classes = cfg.task.classes
-    class_to_idx = {c: i for i, c in enumerate(classes)} if cfg.task.kind == "classification" else None
+    class_to_idx = {c: i for i, c in enumerate(classes)} if cfg.task.kind in ("classification", "multilabel") else None
 
     skip_log = run / "skipped.jsonl"
     train_ds = ClipDataset.from_config(train_records, cfg, train=True, class_to_idx=class_to_idx, cache=cache, skip_log=skip_log)
@@ -232,6 +232,12 @@ def fit(
         state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
         module.load_state_dict(state)
     model = module.model.cpu().eval()
+    if cfg.task.kind == "multilabel" and val_records and not cfg.task.thresholds:
+        from vidlearn.predictors.evaluation import choose_task_thresholds
+
+        thresholds = choose_task_thresholds(model, val_records, cfg, cache=cache)
+        cfg = cfg.override({"task.thresholds": thresholds})
+        echo("thresholds chosen on the validation videos: " + ", ".join(f"{c} {t:.2f}" for c, t in zip(classes, thresholds)))
     metrics = None
     targets = eval_records if eval_records is not None else val_records
     files: dict[str, Path] = {}
@@ -244,7 +250,7 @@ def fit(
     from vidlearn.predictors.artifact import save_artifact
 
     artifact = save_artifact(
-        run / "model", model, cfg, classes if cfg.task.kind == "classification" else [],
+        run / "model", model, cfg, classes if cfg.task.kind in ("classification", "multilabel") else [],
         metrics=metrics["video"] if metrics else None,
         extra_files={f"{k}{v.suffix}": v for k, v in files.items()} or None,
     )
@@ -315,7 +321,8 @@ def cross_validate(
             continue
         per_fold.append(res.metrics)
         m = res.metrics["video"]
-        echo(f"    {fold.name}: " + (f"video accuracy {m['accuracy']:.3f}" if "accuracy" in m else f"video MAE {m['mae']:.3f}"))
+        echo(f"    {fold.name}: " + (f"video accuracy {m['accuracy']:.3f}" if "accuracy" in m
+                                  else f"video mAP {m['map'] or 0:.3f}" if "map" in m else f"video MAE {m['mae']:.3f}"))
     summary = {
         "protocol": str(protocol),
         "video": summarize_folds([f["video"] for f in per_fold]),
