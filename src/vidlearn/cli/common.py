@@ -14,7 +14,29 @@ import typer
 
 from vidlearn.errors import ConfigError, VidlearnError
 
-__all__ = ["_echo_json", "_friendly", "_model_and_data"]
+__all__ = ["Command", "Group", "_echo_json", "_friendly", "_model_and_data"]
+
+
+def _untyped_flags(params: list) -> list:
+    """A flag takes no value: its help row shows no `<bool>` type (typer prints one)."""
+    for p in params:
+        if getattr(p, "is_flag", False) and p.metavar is None:
+            p.metavar = ""
+    return params
+
+
+class Command(typer.core.TyperCommand):
+    """A vidlearn command: its help shows no type after a flag."""
+
+    def get_params(self, ctx):  # noqa: D102
+        return _untyped_flags(super().get_params(ctx))
+
+
+class Group(typer.core.TyperGroup):
+    """The vidlearn group (and `weights`): its help shows no type after a flag."""
+
+    def get_params(self, ctx):  # noqa: D102
+        return _untyped_flags(super().get_params(ctx))
 
 
 # what the file system says that a user can act on (a full disk, a quota, a read-only folder)

@@ -1,0 +1,68 @@
+"""The deployment commands: predict, export, serve (registered on the app by `vidlearn.cli`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from vidlearn.cli.common import _ARCH_HELP, _CLASSES_HELP, _WEIGHTS_HELP, _friendly, _model_and_data
+from vidlearn.errors import ConfigError
+
+
+@_friendly
+def predict(
+    artifact: Annotated[str, typer.Argument(metavar="MODEL", help="a trained model (directory or .vidlearn file), a baseline model folder or a catalogue name")],
+    target: Annotated[Optional[str], typer.Argument(metavar="TARGET", help="a video, a folder of videos, a manifest, or a stream (rtsp://..., pipe:0, a FIFO)")] = None,
+    top_k: Annotated[int, typer.Option("--top-k", help="classes per prediction")] = 1,
+    out: Annotated[Optional[Path], typer.Option(help="write predictions to .csv or .json")] = None,
+    timeline: Annotated[bool, typer.Option(help="slide a window over each video: per-window predictions")] = False,
+    stride: Annotated[Optional[float], typer.Option(help="timeline step in seconds (default: half a window)")] = None,
+    ray: Annotated[Optional[str], typer.Option(help="predict on a Ray cluster: local, auto or ray://HOST:PORT")] = None,
+    weights: Annotated[Optional[str], typer.Option(help=_WEIGHTS_HELP)] = None,
+    arch: Annotated[Optional[str], typer.Option("--model", help=_ARCH_HELP)] = None,
+    classes: Annotated[Optional[Path], typer.Option(help=_CLASSES_HELP)] = None,
+) -> None:
+    """Predict labels (or values) for videos, or window by window for a stream (rtsp://, http://,
+    udp://, pipe:0, a named pipe); bad files are reported and skipped. `predict MODEL TARGET`, or
+    `predict --weights NAME|FILE TARGET` for pretrained weights (e.g. Kinetics-400 names)."""
+    from vidlearn.deploy.predict import PredictReport, run_predictions
+
+    source, target = _model_and_data(artifact, target, weights, arch, classes, "TARGET")
+    live = lambda p: typer.echo(PredictReport.line(p))  # noqa: E731 - streams: each window as it comes
+    report = run_predictions(source, target, top_k=top_k, out=out, timeline=timeline, stride=stride, on_prediction=live, ray=ray)
+    for line in report.lines(predictions=not report.streamed):
+        typer.echo(line)
+    if report.skipped and not report.predictions:
+        raise typer.Exit(1)
+
+
+@_friendly
+def export(
+    artifact: Annotated[Path, typer.Argument(help="a trained model (directory or .vidlearn file)")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="the .onnx file to write")],
+    opset: Annotated[int, typer.Option(help="ONNX opset")] = 17,
+) -> None:
+    """Export a trained model to ONNX (checked against PyTorch with onnxruntime before it is kept)."""
+    from vidlearn.deploy.export import export_onnx
+
+    result = export_onnx(artifact, out, opset=opset)
+    shape = "x".join(str(d) for d in result.input_shape[1:])
+    typer.echo(f"wrote {result.path}: input {result.input_name} (batch, {shape}) -> {result.output_name}; "
+               f"onnxruntime matches PyTorch (max abs. difference {result.max_abs_diff:.2g})")
+
+
+@_friendly
+def serve(
+    artifact: Annotated[Path, typer.Argument(help="a trained model (directory or .vidlearn file) or a baseline model folder")],
+    host: Annotated[str, typer.Option(help="interface to listen on (0.0.0.0: all)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    max_mb: Annotated[int, typer.Option(help="largest video accepted, in MiB")] = 512,
+) -> None:
+    """Serve a model over HTTP: POST a video's bytes to /predict (or /timeline); GET /health."""
+    from vidlearn.deploy.serve import serve as run_server
+
+    if max_mb < 1:
+        raise ConfigError(f"--max-mb must be at least 1, got {max_mb}")
+    run_server(artifact, host=host, port=port, max_bytes=max_mb * 1024 * 1024)
