@@ -81,8 +81,8 @@ def _root(
     pass
 
 
-def main() -> None:  # pragma: no cover - console entry point
-    app()
+def main() -> None:  # pragma: no cover - `python -m vidlearn` / `python -m vidlearn.cli`
+    app(prog_name="vidlearn")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,8 +7,18 @@ from typing import Annotated, Optional
 
 import typer
 
-from vidlearn.cli.common import _echo_json, _friendly
-from vidlearn.errors import VidlearnError
+from vidlearn.cli.common import Config, GroupColumn, Quiet, Sets, _echo_json, _friendly, check_suffix
+from vidlearn.errors import ConfigError, VidlearnError
+
+_DATA_HELP = "training data: class folders, a CSV manifest (or a folder holding manifest.csv) or a split list"
+
+
+def _devices(devices: str) -> str:
+    """--devices: a positive whole number or 'auto'."""
+    value = devices.strip().lower()
+    if value == "auto" or (value.isdigit() and int(value) >= 1):
+        return value
+    raise ConfigError(f"--devices must be a number of devices (1, 2, ...) or auto, got {devices!r}")
 
 
 @_friendly
@@ -54,25 +64,28 @@ def models(
 
 @_friendly
 def train(
-    data: Annotated[Path, typer.Argument(help="training data: class folders, CSV manifest or split list")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="run directory")],
+    data: Annotated[Path, typer.Argument(metavar="DATA", help=_DATA_HELP)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="run folder (an existing run needs --resume or --overwrite)")],
     model: Annotated[Optional[str], typer.Option(help="model name (see `vidlearn models`)")] = None,
-    config: Annotated[Optional[Path], typer.Option(help="experiment config (YAML/JSON)")] = None,
+    config: Config = None,
     epochs: Annotated[Optional[int], typer.Option(help="training epochs")] = None,
     task: Annotated[Optional[str], typer.Option(help="classification or regression")] = None,
     cv: Annotated[Optional[str], typer.Option(help="cross-validation: kfold:K or leave-one-group-out")] = None,
-    group: Annotated[Optional[str], typer.Option(help="manifest column used as group (e.g. actor)")] = None,
-    resume: Annotated[bool, typer.Option(help="continue from the run's last checkpoint")] = False,
-    devices: Annotated[str, typer.Option(help="number of devices (DDP when > 1), or 'auto'")] = "1",
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a config field: section.field=value")] = None,
+    group: GroupColumn = None,
+    resume: Annotated[bool, typer.Option("--resume", help="continue the run at --out from its last checkpoint")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="replace the run at --out (removed first)")] = False,
+    devices: Annotated[str, typer.Option(help="number of devices (DDP when > 1), or auto")] = "1",
+    set_: Sets = None,
     weights: Annotated[Optional[str], typer.Option(help="initial weights: a checkpoint or a catalogue name (`vidlearn weights list`); a catalogue entry also sets the model and the preprocessing you did not set")] = None,
-    quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
+    quiet: Quiet = False,
 ) -> None:
     """Train a model (with validation, or every cross-validation fold) and save the artifact."""
     from vidlearn.training.experiment import build_config, train_on_data
 
+    devices = _devices(devices)
     cfg = build_config(config, overrides=set_, model=model, epochs=epochs, task=task, weights=weights, echo=typer.echo)
-    result = train_on_data(data, cfg, out, cv=cv, group=group, devices=devices, resume=resume, progress=not quiet, echo=typer.echo)
+    result = train_on_data(data, cfg, out, cv=cv, group=group, devices=devices, resume=resume, overwrite=overwrite,
+                           progress=not quiet, echo=typer.echo)
     if isinstance(result, dict):
         m = result["video"]["metrics"]
         key = "accuracy" if "accuracy" in m else "mae"
@@ -90,19 +103,19 @@ def train(
 
 @_friendly
 def tune(
-    data: Annotated[Path, typer.Argument(help="training data: class folders, CSV manifest or split list")],
+    data: Annotated[Path, typer.Argument(metavar="DATA", help=_DATA_HELP)],
     trials: Annotated[int, typer.Option(help="trials in the study in total (a re-run continues until there are this many)")],
     out: Annotated[Path, typer.Option("--out", "-o", help="search folder: study.db, trials/, best_config.yaml, trials.csv, plots")],
     space: Annotated[Optional[Path], typer.Option(help="search-space YAML (default: lr, weight decay, model, frames, fps, size, augmentation)")] = None,
     timeout: Annotated[Optional[float], typer.Option(help="start no new trial after this many seconds")] = None,
     jobs: Annotated[int, typer.Option(help="trials run in parallel (worker processes sharing the study)")] = 1,
-    group: Annotated[Optional[str], typer.Option(help="manifest column used as group (e.g. actor)")] = None,
+    group: GroupColumn = None,
     config: Annotated[Optional[Path], typer.Option(help="base experiment config (YAML/JSON) every trial starts from")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="training epochs per trial")] = None,
     pruner: Annotated[str, typer.Option(help="stop bad trials early: median, halving (successive halving) or none")] = "median",
     seed: Annotated[int, typer.Option(help="sampler seed")] = 0,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a base config field: section.field=value")] = None,
-    quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
+    set_: Sets = None,
+    quiet: Quiet = False,
 ) -> None:
     """Search hyper-parameters with Optuna (TPE, pruning); resumable; writes best_config.yaml."""
     from vidlearn.training.experiment import build_config
@@ -125,16 +138,17 @@ def tune(
 def augment_preview(
     data: Annotated[Path, typer.Argument(help="class folders, CSV manifest, split list or a video")],
     out: Annotated[Path, typer.Option("--out", "-o", help="the picture: .png/.jpg grid, or .gif with --gif")],
-    config: Annotated[Optional[Path], typer.Option(help="experiment config (YAML/JSON) with the transform section")] = None,
+    config: Config = None,
     clips: Annotated[int, typer.Option(help="videos shown")] = 4,
     gif: Annotated[bool, typer.Option("--gif", help="an animated GIF: before | after side by side, frame by frame")] = False,
     seed: Annotated[int, typer.Option(help="random seed of the augmentations")] = 0,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a config field: section.field=value")] = None,
+    set_: Sets = None,
 ) -> None:
     """Show what the model sees: clips before (evaluation transform) and after (training augmentation)."""
     from vidlearn.clips.preview import augment_preview as preview
     from vidlearn.training.experiment import build_config
 
+    check_suffix("--out", out, (".png", ".jpg", ".jpeg", ".gif"))
     cfg = build_config(config, overrides=set_)
     res = preview(data, cfg, out, clips=clips, gif=gif or None, seed=seed)
     for path, reason in res.skipped:

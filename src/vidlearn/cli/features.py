@@ -7,25 +7,30 @@ from typing import Annotated, Optional
 
 import typer
 
-from vidlearn.cli.common import _friendly
+from vidlearn.cli.common import KIND_HELP, GroupColumn, Quiet, _friendly, check_suffix, needs_extra
+from vidlearn.errors import ConfigError
 
 
 @_friendly
 def features(
     data: Annotated[Path, typer.Argument(help="videos: class folders, CSV manifest, split list or one video")],
     out: Annotated[Path, typer.Option("--out", "-o", help="the feature table to write: .parquet, or .csv/.tsv for other tools (metadata in OUT.json)")],
-    kind: Annotated[str, typer.Option("--kind", help="families: color,shape,motion,deep and/or deep:ARTIFACT")] = "color,shape,motion",
+    kind: Annotated[str, typer.Option("--kind", help=KIND_HELP)] = "color,shape,motion",
     fps: Annotated[float, typer.Option(help="decode rate for the frame families (frames per second)")] = 8.0,
     size: Annotated[int, typer.Option(help="decoded short side in pixels")] = 128,
     workers: Annotated[int, typer.Option(help="processes for decoding + classical features (1: none)")] = 2,
-    group: Annotated[Optional[str], typer.Option(help="manifest column used as group (e.g. actor)")] = None,
+    group: GroupColumn = None,
     task: Annotated[str, typer.Option(help="classification (the manifest's label column) or regression (its numeric target column)")] = "classification",
     ray: Annotated[Optional[str], typer.Option(help="decode + classical features on a Ray cluster: local, auto or ray://HOST:PORT")] = None,
-    quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
+    quiet: Quiet = False,
 ) -> None:
-    """Compute a feature table (one row per video) to Parquet; resumes an interrupted run."""
+    """Compute a feature table (one row per video): Parquet, or CSV/TSV by the --out suffix; resumes an interrupted run."""
     from vidlearn.data.sources import load_records
     from vidlearn.tables.table import compute_feature_table
+
+    check_suffix("--out", out, (".parquet", ".csv", ".tsv"))
+    if ray:
+        needs_extra("--ray", ("ray",), "ray")
 
     records = load_records(data, task=task, group=group, labelled=False)
     table = compute_feature_table(records, kind, fps=fps, short_side=size, out=out, workers=workers,
@@ -44,16 +49,19 @@ def baseline(
     estimator: Annotated[str, typer.Option("--estimator", "--classifier", help="classification: svm, logreg, knn, rf; regression: svm (SVR), ridge, knn, rf")] = "svm",
     task: Annotated[str, typer.Option(help="classification (class names) or regression (numeric targets)")] = "classification",
     cv: Annotated[Optional[str], typer.Option(help="leave-one-group-out or kfold:K (default: by group when there are groups)")] = None,
-    group: Annotated[str, typer.Option(help="table column holding the group")] = "group",
+    group: Annotated[Optional[str], typer.Option(
+        help="the manifest column holding the group (e.g. actor; the table keeps manifest columns); "
+             "default: the group given to `vidlearn features --group`")] = None,
     pca: Annotated[Optional[int], typer.Option(help="keep this many principal components")] = None,
     columns: Annotated[Optional[str], typer.Option(help="feature column prefixes, e.g. color,motion")] = None,
     seed: Annotated[int, typer.Option(help="random seed (folds, forests)")] = 0,
+    quiet: Quiet = False,
 ) -> None:
     """Cross-validate a classical model on a feature table; save the report and an ONNX model."""
     from vidlearn.training.baseline import run_baseline
 
-    result = run_baseline(table, out, estimator=estimator, task=task, cv=cv, group=group, pca=pca, columns=columns,
-                          seed=seed, echo=typer.echo)
+    result = run_baseline(table, out, estimator=estimator, task=task, cv=cv, group=group or "group", pca=pca, columns=columns,
+                          seed=seed, echo=(lambda _line: None) if quiet else typer.echo)
     m = result["video"]["metrics"]
     name, key = ("video accuracy", "accuracy") if task == "classification" else ("MAE", "mae")
     extra = "" if task == "classification" or m["r2"]["mean"] is None else f", R² {m['r2']['mean']:.3f} ± {m['r2']['std']:.3f}"
@@ -65,7 +73,8 @@ def baseline(
 def cluster(
     source: Annotated[Path, typer.Argument(help="a .parquet feature table, or data (folder, manifest, split list) to compute one from")],
     out: Annotated[Path, typer.Option("--out", "-o", help="folder for assignments.csv, cluster_metrics.json, cluster_map.png, report.html")],
-    features: Annotated[Optional[str], typer.Option(help="families, comma-separated: deep, color, shape, motion (default: all in the table; for data color,shape,motion)")] = None,
+    kind: Annotated[Optional[str], typer.Option("--kind", help="feature families, comma-separated: deep, color, shape, motion (default: all in the table; for data color,shape,motion)")] = None,
+    old_features: Annotated[Optional[str], typer.Option("--features", hidden=True, help="old name of --kind")] = None,
     k: Annotated[Optional[int], typer.Option("--k", help="number of clusters (kmeans, agglomerative)")] = None,
     auto: Annotated[bool, typer.Option("--auto", help="choose k by silhouette over 2..min(10, n-1)")] = False,
     method: Annotated[str, typer.Option(help="kmeans, agglomerative, dbscan or hdbscan")] = "kmeans",
@@ -77,16 +86,19 @@ def cluster(
     min_samples: Annotated[Optional[int], typer.Option(help="dbscan/hdbscan min_samples")] = None,
     min_cluster_size: Annotated[Optional[int], typer.Option(help="hdbscan min_cluster_size")] = None,
     labels: Annotated[Optional[str], typer.Option(help="table column to score against (default: target), e.g. group")] = None,
-    group: Annotated[Optional[str], typer.Option(help="manifest column used as group (e.g. actor)")] = None,
+    group: GroupColumn = None,
     fps: Annotated[Optional[float], typer.Option(help="data only: decode rate for the features (default 8)")] = None,
     size: Annotated[Optional[int], typer.Option(help="data only: decoded short side in pixels (default 128)")] = None,
     workers: Annotated[Optional[int], typer.Option(help="data only: processes for decoding + classical features (default 2)")] = None,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
-    quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
+    quiet: Quiet = False,
 ) -> None:
     """Group videos by their features; score clusters against labels when there are any (NMI, ARI)."""
     from vidlearn.training.cluster import cluster_videos
 
+    if kind is not None and old_features is not None:
+        raise ConfigError("--features is the old name of --kind: give one of them")
+    features = kind if kind is not None else old_features
     result = cluster_videos(
         source, out, features=features, method=method, k=k, auto=auto, scale=scale, pca=pca, seed=seed,
         projection=projection, thumbnails=thumbnails, group=group, fps=fps, short_side=size,

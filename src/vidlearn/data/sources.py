@@ -62,6 +62,7 @@ def load_records(
 ) -> list[VideoRecord]:
     """Records from whatever ``data`` is.
 
+    - a directory holding ``manifest.csv``: that manifest (what `vidlearn demo-data` writes);
     - a directory: one sub-folder per class (class = folder name), or videos directly inside
       (unlabelled records);
     - a ``.csv``/``.tsv`` manifest (see :func:`load_manifest`);
@@ -76,6 +77,8 @@ def load_records(
     p = Path(data)
     if not p.exists():
         raise DataSourceError(p, ["does not exist"])
+    if p.is_dir() and (p / "manifest.csv").is_file():  # what `vidlearn demo-data` writes: read through it
+        return load_manifest(p / "manifest.csv", root=root, task=task, group=group, labelled=labelled)
     if p.is_dir():
         if group is not None:
             raise DataSourceError(p, [f"group column '{group}' only applies to a CSV manifest"])

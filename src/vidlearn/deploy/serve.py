@@ -39,7 +39,7 @@ DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 
 def create_app(model_path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> FastAPI:
     """The FastAPI application serving the model at ``model_path`` (loaded once, here)."""
-    model = load(model_path, device="cpu")
+    model = load(model_path, device="cpu") if isinstance(model_path, (str, Path)) else model_path  # or a loaded model
     lock = threading.Lock()  # one request at a time on the model
     app = FastAPI(title=f"vidlearn: {model.info['model']}", version=_version())
 
