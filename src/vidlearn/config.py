@@ -300,10 +300,19 @@ def _unknown_field(key: str, data: dict[str, Any]) -> str:
     import difflib
 
     fields = _dotted_fields(data)
+    section = key.split(".", 1)[0]
+    if section in data and "." in key:  # a known section: its own fields
+        own = [f for f in fields if f.startswith(section + ".")]
+        names = [f.split(".", 1)[1] for f in own]
+        close = [f"{section}.{n}" for n in difflib.get_close_matches(key.split(".", 1)[1], names, n=3, cutoff=0.6)]
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else \
+            f"; {section} has {listed(names, 12)}"
+        return f"unknown config field '{key}'{hint}"
     close = difflib.get_close_matches(key, fields, n=3, cutoff=0.7)
-    if not close:  # a right field in the wrong section: match on the last part alone
+    if not close:  # a field without its section, or in the wrong one: match on the last part alone
         tail = key.rsplit(".", 1)[-1]
-        close = [f for f in fields if f.rsplit(".", 1)[-1] in difflib.get_close_matches(tail, [f.rsplit(".", 1)[-1] for f in fields], n=3, cutoff=0.75)][:3]
+        tails = difflib.get_close_matches(tail, [f.rsplit(".", 1)[-1] for f in fields], n=3, cutoff=0.75)
+        close = [f for f in fields if f.rsplit(".", 1)[-1] in tails][:3]
     hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else \
         f"; the sections are {', '.join(sorted(data))}"
     return f"unknown config field '{key}'{hint}"

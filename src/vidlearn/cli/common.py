@@ -157,8 +157,11 @@ def with_pipeline(source, config: Optional[Path], sets: Optional[list[str]]):
     prediction-time fields of --config/--set applied (`vidlearn.predictors.with_settings`)."""
     if config is None and not sets:
         return source
-    from vidlearn.predictors import load, with_settings
+    from vidlearn.predictors import is_baseline_model, load, with_settings
 
+    if isinstance(source, (str, Path)) and is_baseline_model(source):
+        raise ConfigError(f"--config/--set: {source} is a classical model, which has no clip settings to change "
+                          "(its features are fixed by its training table)")
     model = load(source) if isinstance(source, (str, Path)) else source
     return with_settings(model, config, sets)
 
