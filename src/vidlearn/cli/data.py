@@ -114,6 +114,10 @@ def demo_data(
     from vidlearn.data.synthetic import generate_demo_dataset
 
     out_dir = _out(out, legacy_out, "demo-data")
+    if videos_per_class < 1:
+        raise ConfigError(f"--videos-per-class must be at least 1, got {videos_per_class}")
+    if not 1 <= groups <= videos_per_class:
+        raise ConfigError(f"--groups must be between 1 and --videos-per-class ({videos_per_class}), got {groups}")
     names = None if classes is None else [c.strip() for c in classes.split(",") if c.strip()]
     manifest = generate_demo_dataset(out_dir, classes=names, videos_per_class=videos_per_class, num_groups=groups, seed=seed)
     typer.echo(f"wrote the demo dataset: {manifest}")

@@ -149,6 +149,8 @@ def augment_preview(
     from vidlearn.training.experiment import build_config
 
     check_suffix("--out", out, (".png", ".jpg", ".jpeg", ".gif"))
+    if clips < 1:
+        raise ConfigError(f"--clips must be at least 1, got {clips}")
     cfg = build_config(config, overrides=set_)
     res = preview(data, cfg, out, clips=clips, gif=gif or None, seed=seed)
     for path, reason in res.skipped:

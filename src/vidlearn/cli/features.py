@@ -99,6 +99,8 @@ def cluster(
     if kind is not None and old_features is not None:
         raise ConfigError("--features is the old name of --kind: give one of them")
     features = kind if kind is not None else old_features
+    if k is not None and k < 2:
+        raise ConfigError(f"--k must be a number of clusters, 2 or more, got {k}")
     result = cluster_videos(
         source, out, features=features, method=method, k=k, auto=auto, scale=scale, pca=pca, seed=seed,
         projection=projection, thumbnails=thumbnails, group=group, fps=fps, short_side=size,

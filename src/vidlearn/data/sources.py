@@ -17,7 +17,7 @@ from typing import Literal
 
 from vidlearn.data.records import VideoRecord
 from vidlearn.data.split_lists import Subset, load_split_list
-from vidlearn.errors import DataSourceError
+from vidlearn.errors import ConfigError, DataSourceError
 
 __all__ = [
     "VIDEO_EXTENSIONS",
@@ -333,4 +333,4 @@ def _parse_float(text: str) -> float | None:
 
 def _check_task(task: str) -> None:
     if task not in ("classification", "regression"):
-        raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
+        raise ConfigError(f"task must be classification or regression, got {task!r}")
