@@ -74,7 +74,7 @@ Config = Annotated[Optional[Path], typer.Option(
     help="experiment config (YAML/JSON): its fields are the defaults under --set")]
 Sets = Annotated[Optional[list[str]], typer.Option(
     "--set", help="override a config field: section.field=value (e.g. sampling.test_views=5); repeatable")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars or per-step lines")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")]
 GroupColumn = Annotated[Optional[str], typer.Option(
     "--group", help="the manifest column that holds each video's group (e.g. actor), for group-aware splits")]
 KIND_HELP = "feature families, comma-separated: color, shape, motion, deep and/or deep:ARTIFACT"

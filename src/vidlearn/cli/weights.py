@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from vidlearn.cli.common import Command, Group, _echo_json, _friendly
+from vidlearn.cli.common import Command, Group, Quiet, _echo_json, _friendly
 
 __all__ = ["weights_app"]
 
@@ -38,7 +38,7 @@ def weights_list(as_json: Annotated[bool, typer.Option("--json", help="print JSO
 @_friendly
 def weights_fetch(
     name: Annotated[str, typer.Argument(help="a catalogue name (see `vidlearn weights list`)")],
-    quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
+    quiet: Quiet = False,
 ) -> None:
     """Download weights into the cache (resumable, checksum-verified); nothing to do when there."""
     from vidlearn.models.download import fetch_weights
