@@ -18,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from vidlearn.errors import ConfigError
+from vidlearn.errors import ConfigError, listed
 
 
 class _Section(BaseModel):
@@ -289,15 +289,46 @@ class ExperimentConfig(_Section):
             node = data
             for part in parts[:-1]:
                 if not isinstance(node, dict) or part not in node:
-                    raise ConfigError(f"unknown config field '{key}'")
+                    raise ConfigError(_unknown_field(key, data))
                 node = node[part]
             if not isinstance(node, dict) or (parts[-1] not in node and parts[-2:-1] != ["options"]):
-                raise ConfigError(f"unknown config field '{key}'")
+                raise ConfigError(_unknown_field(key, data))
             node[parts[-1]] = yaml.safe_load(value) if isinstance(value, str) else value
         return ExperimentConfig.from_dict(data, source="override")
 
 
 _ALIASES = {"model.pretrained": "model.weights"}  # old field names that overrides still accept
+
+
+def _dotted_fields(data: dict[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for k, v in data.items():
+        name = f"{prefix}{k}"
+        out += _dotted_fields(v, f"{name}.") if isinstance(v, dict) and v and k != "options" else [name]
+    return out
+
+
+def _unknown_field(key: str, data: dict[str, Any]) -> str:
+    """"unknown config field 'x'", with the closest field names (difflib) as suggestions."""
+    import difflib
+
+    fields = _dotted_fields(data)
+    section = key.split(".", 1)[0]
+    if section in data and "." in key:  # a known section: its own fields
+        own = [f for f in fields if f.startswith(section + ".")]
+        names = [f.split(".", 1)[1] for f in own]
+        close = [f"{section}.{n}" for n in difflib.get_close_matches(key.split(".", 1)[1], names, n=3, cutoff=0.6)]
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else \
+            f"; {section} has {listed(names, 12)}"
+        return f"unknown config field '{key}'{hint}"
+    close = difflib.get_close_matches(key, fields, n=3, cutoff=0.7)
+    if not close:  # a field without its section, or in the wrong one: match on the last part alone
+        tail = key.rsplit(".", 1)[-1]
+        tails = difflib.get_close_matches(tail, [f.rsplit(".", 1)[-1] for f in fields], n=3, cutoff=0.75)
+        close = [f for f in fields if f.rsplit(".", 1)[-1] in tails][:3]
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else \
+        f"; the sections are {', '.join(sorted(data))}"
+    return f"unknown config field '{key}'{hint}"
 
 
 def explicit_fields(cfg: ExperimentConfig) -> set[str]:
@@ -339,4 +370,4 @@ def _format_validation(exc: ValidationError, source: str) -> str:
     for err in exc.errors():
         field = ".".join(str(p) for p in err["loc"]) or "(top level)"
         lines.append(f"{field}: {err['msg']}")
-    return f"{source}: invalid configuration\n  " + "\n  ".join(lines)
+    return f"{source}: invalid configuration: " + listed(lines, 5, "; ")

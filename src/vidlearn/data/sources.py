@@ -17,7 +17,7 @@ from typing import Literal
 
 from vidlearn.data.records import VideoRecord, join_labels, split_labels
 from vidlearn.data.split_lists import Subset, load_split_list
-from vidlearn.errors import DataSourceError
+from vidlearn.errors import ConfigError, DataSourceError
 
 __all__ = [
     "VIDEO_EXTENSIONS",
@@ -71,6 +71,7 @@ def load_records(
 ) -> list[VideoRecord]:
     """Records from whatever ``data`` is.
 
+    - a directory holding ``manifest.csv``: that manifest (what `vidlearn demo-data` writes);
     - a directory: one sub-folder per class (class = folder name), or videos directly inside
       (unlabelled records);
     - a ``.csv``/``.tsv`` manifest (see :func:`load_manifest`);
@@ -85,6 +86,8 @@ def load_records(
     p = Path(data)
     if not p.exists():
         raise DataSourceError(p, ["does not exist"])
+    if p.is_dir() and (p / "manifest.csv").is_file():  # what `vidlearn demo-data` writes: read through it
+        return load_manifest(p / "manifest.csv", root=root, task=task, group=group, labelled=labelled)
     if p.is_dir():
         if group is not None:
             raise DataSourceError(p, [f"group column '{group}' only applies to a CSV manifest"])
@@ -374,4 +377,4 @@ def _parse_float(text: str) -> float | None:
 
 def _check_task(task: str) -> None:
     if task not in TASKS:
-        raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
+        raise ConfigError(f"task must be one of {', '.join(TASKS)}, got {task!r}")

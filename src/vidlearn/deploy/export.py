@@ -90,6 +90,13 @@ def export_onnx(artifact: str | Path, out: str | Path, *, opset: int = 17, check
         raise ConfigError(f"--out: an ONNX file name ends in .onnx, got {target.name!r}")
     if not 13 <= int(opset) <= 20:
         raise ConfigError(f"--opset must be between 13 and 20, got {opset}")
+    from vidlearn.predictors.classical import META_FILE, MODEL_FILE, is_baseline_model
+
+    if is_baseline_model(artifact):
+        p = Path(artifact)
+        folder = p.parent if p.is_file() else (p if (p / META_FILE).is_file() else p / "model")
+        raise ConfigError(f"{artifact}: a classical model, which already is ONNX: {folder / MODEL_FILE} "
+                          f"(its input columns are in {folder / META_FILE}); copy that file")
     predictor = DeepPredictor.load(artifact, device=torch.device("cpu"))
     cfg = predictor.config
     regression = predictor.is_regression

@@ -55,7 +55,7 @@ from vidlearn.deploy.serve_limits import (
 )
 from vidlearn.errors import ConfigError, VidlearnError
 from vidlearn.io.probe import check_container
-from vidlearn.predictors import load
+from vidlearn.predictors import Predictor, load
 
 __all__ = ["ServeLimits", "build_server", "create_app", "serve"]
 
@@ -128,7 +128,7 @@ _NAME = Query(None, max_length=255, description="the file's name, echoed as `pat
 _TOP_K = Query(1, ge=1, le=100, description="how many classes to list")
 
 
-def create_app(model_path: str | Path, *, max_bytes: int | None = None, limits: ServeLimits | None = None) -> FastAPI:
+def create_app(model_path: str | Path | Predictor, *, max_bytes: int | None = None, limits: ServeLimits | None = None) -> FastAPI:
     """The FastAPI application serving the model at ``model_path`` (loaded once, here), under
     ``limits`` (default: `ServeLimits.resolve()`, the defaults and ``VIDLEARN_SERVE_*``);
     ``max_bytes`` replaces its upload size limit."""
@@ -141,7 +141,7 @@ def create_app(model_path: str | Path, *, max_bytes: int | None = None, limits: 
     limits = limits or ServeLimits.resolve()
     if max_bytes is not None:
         limits = replace(limits, max_bytes=max_bytes)
-    model = load(model_path, device="cpu")
+    model = load(model_path, device="cpu") if isinstance(model_path, (str, Path)) else model_path  # or a loaded model
     queue = ModelQueue(limits)
     app = FastAPIOffline(title=f"vidlearn: {model.info['model']}", version=_version(), redoc_url=None)
     app.state.limits = limits
@@ -282,7 +282,7 @@ def build_server(app: FastAPI, *, host: str = "127.0.0.1", port: int = 8000, lim
     return uvicorn.Server(config)
 
 
-def serve(model_path: str | Path, *, host: str = "127.0.0.1", port: int = 8000, max_bytes: int | None = None,
+def serve(model_path: str | Path | Predictor, *, host: str = "127.0.0.1", port: int = 8000, max_bytes: int | None = None,
           limits: ServeLimits | None = None) -> None:
     """Run the HTTP server (uvicorn) until interrupted."""
     app = create_app(model_path, max_bytes=max_bytes, limits=limits)

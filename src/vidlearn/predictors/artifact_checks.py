@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from vidlearn.errors import ArtifactError, ConfigError, first_line
+from vidlearn.errors import ArtifactError, ConfigError, first_line, listed
 
 __all__ = [
     "DEFAULT_MAX_ELEMENTS",
@@ -163,7 +163,7 @@ def _build(file: Path, build_fn: Callable[..., nn.Module], name: str, num_output
 
 
 def _listed(keys: list[str]) -> str:
-    return ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
+    return listed(keys, 5)
 
 
 def spec_problems(expected: Mapping[str, Any], found: Mapping[str, TensorSpec]) -> list[str]:

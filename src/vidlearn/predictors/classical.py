@@ -256,6 +256,11 @@ class ClassicalPredictor:
         """How the training table's features were computed (kinds, fps, size), when known."""
         return self.meta.get("feature_settings")
 
+    @property
+    def training_videos(self) -> list[str]:
+        """The paths of the videos it was fitted on, when recorded."""
+        return [str(v) for v in self.meta.get("training_videos") or []]
+
     def _run(self, table: pd.DataFrame | str | Path) -> list[Any]:
         frame = load_table(table)
         x = feature_matrix(frame, self.columns, str(frame.attrs.get("vidlearn", {}).get("path", "feature table")))

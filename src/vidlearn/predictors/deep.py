@@ -47,6 +47,7 @@ class DeepPredictor:
         self.sampler = self.reader.sampler
         self.crops = self.reader.crops
         self.window_transform = build_transform(config.transform, train=False, crops=1)  # timeline windows
+        self.training_videos: list[str] = []  # the paths it was trained on (from the artifact), when known
 
     @classmethod
     def load(cls, path: str | Path, *, device: torch.device | None = None) -> "DeepPredictor":
@@ -57,6 +58,7 @@ class DeepPredictor:
         art = load_artifact(path)
         predictor = cls(art.build_model(build_model), art.config, art.class_names, device=device)
         predictor.path = Path(path)
+        predictor.training_videos = [str(v) for v in art.meta.get("training_videos") or []]
         return predictor
 
     @property

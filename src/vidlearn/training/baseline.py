@@ -55,6 +55,7 @@ nothing from the file."""
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -228,8 +229,7 @@ def _labelled_rows(table: pd.DataFrame, group: str | None, source: str, echo: Ec
         values = pd.to_numeric(target, errors="coerce").to_numpy(dtype=np.float64)
         bad = [i for i in range(len(values)) if not np.isfinite(values[i])]
         if bad:
-            shown = [f"{labelled['path'].iloc[i]}: target {target.iloc[i]!r} is not a number" for i in bad[:5]]
-            raise DataSourceError(source, shown + ([f"... and {len(bad) - 5} more"] if len(bad) > 5 else []))
+            raise DataSourceError(source, [f"{labelled['path'].iloc[i]}: target {target.iloc[i]!r} is not a number" for i in bad])
         if len(values) < 2:
             raise DataSourceError(source, [f"need at least 2 videos with a target for regression, found {len(values)}"])
         return labelled, values, []
@@ -392,6 +392,7 @@ def run_baseline(
             summary["thresholds"] = dict(zip(classes, fitted.thresholds))
             say("thresholds chosen on the out-of-fold scores: " + ", ".join(f"{c} {t:.2f}" for c, t in zip(classes, fitted.thresholds)))
         fitted.info["cv"] = {"protocol": str(protocol), "video": summary["video"]}
+        fitted.info["training_videos"] = sorted({os.path.realpath(str(v)) for v in rows["path"]})
         summary["model"] = str(fitted.save(run / "model"))
         timing["final model (fit + ONNX export)"] = time.perf_counter() - started
         say(f"model fitted on all {len(rows)} video(s): {summary['model']}")

@@ -4,6 +4,7 @@ evaluation, reports)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -86,13 +87,19 @@ def train_on_data(
     group: str | None = None,
     devices: int | str = 1,
     resume: bool = False,
+    overwrite: bool = False,
     progress: bool = True,
     echo: Echo = print,
 ) -> TrainResult | dict[str, Any]:
     """Train on DATA: with `cv`, every fold (returns the CV summary); otherwise one run with a
-    group-aware stratified validation split of `cfg.data.val_fraction` (returns the TrainResult)."""
+    group-aware stratified validation split of `cfg.data.val_fraction` (returns the TrainResult).
+    A run that exists at `out` is continued with `resume`, replaced with `overwrite`, else refused."""
     from vidlearn.data.sources import load_records
     from vidlearn.data.splits import train_val_test_split
+    from vidlearn.training.checkpoints import prepare_run_dir
+
+    if os.environ.get("LOCAL_RANK", "0") == "0":  # under torchrun, rank 0 alone looks (the others would see its files)
+        prepare_run_dir(Path(out), resume=resume, overwrite=overwrite)
 
     records = load_records(data, task=cfg.task.kind, group=group)
     if cv:
@@ -107,16 +114,33 @@ def train_on_data(
 
 
 def evaluate_artifact(
-    artifact: Any, data: str | Path, out: str | Path, *, group: str | None = None, progress: bool = True
+    artifact: Any, data: str | Path, out: str | Path, *, group: str | None = None, progress: bool = True,
+    echo: Echo = print,
 ) -> dict[str, Any]:
     """Evaluate any saved model on DATA (a deep model: multi-view, clip- and video-level; a
     classical one: video level, on features computed as for its training table); writes the
-    report files to `out`. `artifact`: a path, a catalogue name, or a loaded Predictor."""
+    report files to `out` (a new folder, or one an earlier evaluation wrote). `artifact`: a path,
+    a catalogue name, or a loaded Predictor. Unlabelled data is refused; videos the model was
+    trained on are counted in a warning."""
     from vidlearn.data.sources import load_records
     from vidlearn.predictors import load
 
+    report = Path(out)
+    if report.is_dir() and any(report.iterdir()) and not (report / "metrics.json").is_file():
+        raise ConfigError(f"--out {report}: a folder that holds no evaluation report (no metrics.json); "
+                          "give a new folder, or one that an earlier evaluation wrote")
     model = load(artifact) if isinstance(artifact, (str, Path)) else artifact  # a path/name, or a loaded Predictor
     records = load_records(data, task=model.task, group=group)
+    unlabelled = sum(r.target is None for r in records)
+    if unlabelled:
+        what = "all" if unlabelled == len(records) else f"{unlabelled} of {len(records)}"
+        raise ConfigError(f"{data}: {what} video(s) have no label, and evaluation compares predictions with labels "
+                          "(class folders, or a manifest with a label/target column); `vidlearn predict` takes unlabelled videos")
+    trained = set(getattr(model, "training_videos", None) or [])
+    seen = sum(os.path.realpath(str(r.path)) in trained for r in records)
+    if seen:
+        echo(f"warning: {seen} of {len(records)} video(s) in {data} were used to train this model; "
+             "its scores on them overstate how it does on new videos")
     if model.task in ("classification", "multilabel"):
         from vidlearn.data.records import split_labels
 

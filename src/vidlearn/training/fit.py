@@ -253,6 +253,7 @@ def fit(
         run / "model", model, cfg, classes if cfg.task.kind in ("classification", "multilabel") else [],
         metrics=metrics["video"] if metrics else None,
         extra_files={f"{k}{v.suffix}": v for k, v in files.items()} or None,
+        training_videos=[str(r.path) for r in train_records],
     )
     from vidlearn.reports import (
         write_run_report,  # eval/report.html; a failure only warns
