@@ -18,6 +18,7 @@ from vidlearn.cli.common import (
     _model_and_data,
 )
 from vidlearn.cli import data
+from vidlearn.cli import plan as plan_command
 from vidlearn.cli.weights import weights_app
 from vidlearn.errors import ConfigError, VidlearnError
 
@@ -33,6 +34,7 @@ app.add_typer(weights_app, name="weights")
 
 for _name, _command in (("probe", data.probe), ("check", data.check), ("frames", data.frames), ("demo-data", data.demo_data)):
     app.command(_name)(_command)  # the data commands, first in the help as in the pipeline
+app.command("plan")(plan_command.plan)
 
 
 @app.command()
@@ -93,12 +95,20 @@ def train(
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a config field: section.field=value")] = None,
     weights: Annotated[Optional[str], typer.Option(help="initial weights: a checkpoint or a catalogue name (`vidlearn weights list`); a catalogue entry also sets the model and the preprocessing you did not set")] = None,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
+    budget: Annotated[Optional[str], typer.Option(help=plan_command.BUDGET_HELP + "; with no recipe flags the recipe is always planned")] = None,
 ) -> None:
-    """Train a model (with validation, or every cross-validation fold) and save the artifact."""
+    """Train a model (with validation, or every cross-validation fold) and save the artifact. With no
+    recipe flags (--config, --model, --epochs, --set, --weights), or with --budget, the recipe is
+    planned from the data, the machine and the budget (`vidlearn plan` shows it); flags win over it."""
     from vidlearn.training.experiment import build_config, train_on_data
 
-    cfg = build_config(config, overrides=set_, model=model, epochs=epochs, task=task, weights=weights, echo=typer.echo)
-    result = train_on_data(data, cfg, out, cv=cv, group=group, devices=devices, resume=resume, progress=not quiet, echo=typer.echo)
+    if budget is not None or not (config or model or epochs or set_ or weights):
+        named = {"model.name": model, "optim.epochs": epochs, "task.kind": task, "model.weights": weights}
+        result = plan_command.train_with_plan(data, out, budget=budget, config=config, set_=set_, named=named, task=task, cv=cv,
+                                              group=group, devices=devices, resume=resume, quiet=quiet)
+    else:
+        cfg = build_config(config, overrides=set_, model=model, epochs=epochs, task=task, weights=weights, echo=typer.echo)
+        result = train_on_data(data, cfg, out, cv=cv, group=group, devices=devices, resume=resume, progress=not quiet, echo=typer.echo)
     if isinstance(result, dict):
         m = result["video"]["metrics"]
         key = "accuracy" if "accuracy" in m else "mae"
