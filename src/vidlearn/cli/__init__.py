@@ -231,8 +231,8 @@ def cluster(
     min_cluster_size: Annotated[Optional[int], typer.Option(help="hdbscan min_cluster_size")] = None,
     labels: Annotated[Optional[str], typer.Option(help="table column to score against (default: target), e.g. group")] = None,
     group: Annotated[Optional[str], typer.Option(help="manifest column used as group (e.g. actor)")] = None,
-    fps: Annotated[Optional[float], typer.Option(help="data only: decode rate for the features (default 8)")] = None,
-    size: Annotated[Optional[int], typer.Option(help="data only: decoded short side in pixels (default 128)")] = None,
+    fps: Annotated[Optional[float], typer.Option(help="data only: decode rate for the features (default 8, or the native rate when lower)")] = None,
+    size: Annotated[Optional[int], typer.Option(help="data only: decoded short side in pixels (default 128, or the native one when smaller)")] = None,
     workers: Annotated[Optional[int], typer.Option(help="data only: processes for decoding + classical features (default 2)")] = None,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
@@ -257,8 +257,8 @@ def cluster(
 @_friendly
 def tune(
     data: Annotated[Path, typer.Argument(help="training data: class folders, CSV manifest or split list")],
-    trials: Annotated[int, typer.Option(help="trials in the study in total (a re-run continues until there are this many)")],
     out: Annotated[Path, typer.Option("--out", "-o", help="search folder: study.db, trials/, best_config.yaml, trials.csv, plots")],
+    trials: Annotated[Optional[int], typer.Option(help="trials in the study in total (a re-run continues until there are this many); default with --budget: as many as fit")] = None,
     space: Annotated[Optional[Path], typer.Option(help="search-space YAML (default: lr, weight decay, model, frames, fps, size, augmentation)")] = None,
     timeout: Annotated[Optional[float], typer.Option(help="start no new trial after this many seconds")] = None,
     jobs: Annotated[int, typer.Option(help="trials run in parallel (worker processes sharing the study)")] = 1,
@@ -269,16 +269,24 @@ def tune(
     seed: Annotated[int, typer.Option(help="sampler seed")] = 0,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a base config field: section.field=value")] = None,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
+    budget: Annotated[Optional[str], typer.Option(help="run trials until this time is spent, e.g. 30m, 2h (the whole search, reports included)")] = None,
 ) -> None:
     """Search hyper-parameters with Optuna (TPE, pruning); resumable; writes best_config.yaml."""
     from vidlearn.training.experiment import build_config
     from vidlearn.training.tune import default_space, format_params, load_space
     from vidlearn.training.tune import tune as run_tune
 
+    budget_s = None
+    if budget is not None:
+        from vidlearn.planning import parse_budget
+
+        budget_s = parse_budget(budget)
+    if trials is None and budget_s is None:
+        raise ConfigError("give --trials N, --budget B (e.g. 30m), or both")
     cfg = build_config(config, overrides=set_, epochs=epochs)
     params = load_space(space, base=cfg) if space else default_space(cfg)
-    r = run_tune(data, cfg, out, trials=trials, space=params, timeout=timeout, jobs=jobs, group=group,
-                 pruner=pruner, seed=seed, progress=not quiet, echo=typer.echo)
+    r = run_tune(data, cfg, out, trials=trials or 10_000, space=params, timeout=timeout, jobs=jobs, group=group,
+                 pruner=pruner, seed=seed, progress=not quiet, echo=typer.echo, budget=budget_s)
     typer.echo(f"{r.complete} complete, {r.pruned} pruned, {r.failed} failed trial(s) in {r.study_db} ({r.ran} run now)")
     if r.best_trial is None:
         raise VidlearnError(f"no trial completed; see {out}/trials.csv")
@@ -316,8 +324,8 @@ def features(
     data: Annotated[Path, typer.Argument(help="videos: class folders, CSV manifest, split list or one video")],
     out: Annotated[Path, typer.Option("--out", "-o", help="the feature table to write: .parquet, or .csv/.tsv for other tools (metadata in OUT.json)")],
     kind: Annotated[str, typer.Option("--kind", help="families: color,shape,motion,deep and/or deep:ARTIFACT")] = "color,shape,motion",
-    fps: Annotated[float, typer.Option(help="decode rate for the frame families (frames per second)")] = 8.0,
-    size: Annotated[int, typer.Option(help="decoded short side in pixels")] = 128,
+    fps: Annotated[Optional[float], typer.Option(help="decode rate for the frame families (default 8, or the native rate when lower)")] = None,
+    size: Annotated[Optional[int], typer.Option(help="decoded short side in pixels (default 128, or the native short side when smaller)")] = None,
     workers: Annotated[int, typer.Option(help="processes for decoding + classical features (1: none)")] = 2,
     group: Annotated[Optional[str], typer.Option(help="manifest column used as group (e.g. actor)")] = None,
     task: Annotated[str, typer.Option(help="classification (the manifest's label column) or regression (its numeric target column)")] = "classification",
@@ -329,6 +337,13 @@ def features(
     from vidlearn.tables.table import compute_feature_table
 
     records = load_records(data, task=task, group=group, labelled=False)
+    if fps is None or size is None:  # never upscale or resample above the files' rate
+        from vidlearn.data.fingerprint import native_decode
+
+        nfps, nside, why = native_decode(records, fps=8.0, short_side=128)
+        fps, size = (nfps if fps is None else fps), (nside if size is None else size)
+        if why:
+            typer.echo(f"decoding: {why}")
     table = compute_feature_table(records, kind, fps=fps, short_side=size, out=out, workers=workers,
                                   progress=not quiet, ray=ray, echo=typer.echo)
     info = table.attrs["vidlearn"]

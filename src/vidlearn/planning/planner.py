@@ -72,6 +72,7 @@ def make_plan(
     bad = {p for p, _ in fp.bad}
     plan: Plan | None = None
     tried: list[str] = []
+    planned: list[Plan] = []
     for family in families:
         first = plan_recipe(fp, machine, budget_s, task=task, explicit=explicit, cv=cv, family=family)
         if not calibrate:
@@ -83,9 +84,13 @@ def make_plan(
         left = max(1.0, budget_s - (time.time() - started))
         plan = plan_recipe(fp, machine, left, task=task, explicit=explicit, cv=cv, family=family, calibration=cal)
         plan.budget_s = float(budget_s)
-        if plan.fits or family == families[-1]:
+        planned.append(plan)
+        if plan.fits:
             break
         tried.append(f"{family}: " + "; ".join(plan.notes))
+    if planned and not planned[-1].fits:  # none fits: the family that gets closest to its measured need
+        plan = max(planned, key=lambda p: p.fit_ratio)
+        tried = [t for t in tried if not t.startswith(plan.family + ":")]
     assert plan is not None
     plan.notes = [f"not planned: {t}" for t in tried] + plan.notes
     plan.data, plan.machine = fp, machine

@@ -87,6 +87,7 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     data: DataFingerprint | None = None
     machine: MachineFingerprint | None = None
+    fit_ratio: float = 1.0  # planned steps over the family's measured need (1: the budget is not the limit)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-compatible dict (saved as plan.json in the run and the artifact)."""
@@ -321,8 +322,11 @@ def plan_recipe(
             notes.append(f"the predicted {predicted:.0f} s is over the {budget_s:.0f} s budget: the run stops training early to keep it")
 
     cfg = _build(values, explicit)
+    ratio = 1.0 if calibration is None else min(1.0, fit_steps / need)
+    if family == "frame_features" and calibration is not None and n * calibration.first_pass_s > FEATURES_FIRST_PASS_MAX * budget_s:
+        ratio = 0.0
     return Plan(config=cfg, cv=protocol, family=family, choices=choices, budget_s=float(budget_s), predicted_s=predicted,
-                breakdown=breakdown, calibration=calibration, fits=fits, notes=notes)
+                breakdown=breakdown, calibration=calibration, fits=fits, notes=notes, fit_ratio=ratio)
 
 
 def _folds(protocol: str | None, groups: int, n: int) -> tuple[int, float]:
