@@ -41,10 +41,12 @@ def calibration_sample(records: Sequence[VideoRecord], videos: int, *, bad: set[
 
 
 def calibrate(records: Sequence[VideoRecord], cfg: ExperimentConfig, *, videos: int = 6, steps: int = 4,
-              bad: set[str] | None = None) -> Calibration:
+              bad: set[str] | None = None, first_pass_limit: float | None = None) -> Calibration:
     """Measure `cfg`'s recipe on a few of `records` (see the module docs): `videos` decoded (or
     encoded) once, then one warm-up step and `steps` timed optimiser steps at the configured
-    batch size, then the test views of two videos scored."""
+    batch size, then the test views of two videos scored. With `first_pass_limit` (seconds a
+    video), a first pass measured above it on two videos ends the calibration there (the recipe
+    cannot fit; ``steps`` is then 0 and the step time unmeasured)."""
     from vidlearn.clips import ClipDataset, build_cache, make_loader
     from vidlearn.tasks.task import build_task
     from vidlearn.training.finetune import build_task_model, lr_groups
@@ -64,6 +66,11 @@ def calibrate(records: Sequence[VideoRecord], cfg: ExperimentConfig, *, videos: 
             item = ds.feature_rows(i) if ds.sequences else ds[i]
             if item is not None and i > 0:  # the first video also pays one-off set-up (encoder weights)
                 timed.append(time.perf_counter() - t0)
+            if first_pass_limit is not None and len(timed) >= 2 and sum(timed) / len(timed) > first_pass_limit:
+                first = sum(timed) / len(timed)
+                return Calibration(model=cfg.model.name, batch_size=int(cfg.optim.batch_size), num_frames=cfg.sampling.num_frames,
+                                   side=int(cfg.decode.short_side), step_s=0.0, first_pass_s=round(first, 4), eval_s=0.0,
+                                   videos=len(timed) + 1, steps=0)
         if not timed:
             raise DataSourceError("calibration", [f"none of {len(sample)} sampled videos could be read: {ds.summary()}"])
         first_pass = sum(timed) / len(timed)

@@ -80,7 +80,12 @@ def make_plan(
             break
         if echo:
             echo(f"calibrating {first.config.model.name} ({family}) on a few videos ...")
-        cal = run_calibration(records, first.config, bad=bad)
+        limit = None
+        if family == "frame_features":  # stop measuring once computing every video's features could not fit
+            from vidlearn.planning.rules import FEATURES_FIRST_PASS_MAX
+
+            limit = FEATURES_FIRST_PASS_MAX * budget_s / max(1, fp.n_videos)
+        cal = run_calibration(records, first.config, bad=bad, first_pass_limit=limit)
         left = max(1.0, budget_s - (time.time() - started))
         plan = plan_recipe(fp, machine, left, task=task, explicit=explicit, cv=cv, family=family, calibration=cal)
         plan.budget_s = float(budget_s)
@@ -89,7 +94,7 @@ def make_plan(
             break
         tried.append(f"{family}: " + "; ".join(plan.notes))
     if planned and not planned[-1].fits:  # none fits: the family that gets closest to its measured need
-        plan = max(planned, key=lambda p: p.fit_ratio)
+        plan = max(planned, key=lambda p: (p.fit_ratio, -(p.predicted_s or 0.0)))
         tried = [t for t in tried if not t.startswith(plan.family + ":")]
     assert plan is not None
     plan.notes = [f"not planned: {t}" for t in tried] + plan.notes

@@ -318,8 +318,8 @@ def plan_recipe(
                      "evaluation": round((n_folds * n_test if protocol else n_test) * calibration.eval_s, 1),
                      "set-up, reports, artifacts": round(n_folds * FOLD_OVERHEAD_S, 1)}
         predicted = round(sum(breakdown.values()), 1)
-        if predicted > budget_s:
-            notes.append(f"the predicted {predicted:.0f} s is over the {budget_s:.0f} s budget: the run stops training early to keep it")
+        if predicted > budget_s and fits:
+            notes.append(f"the predicted {predicted:.0f} s is over the {budget_s:.0f} s left: the run stops training early to keep the budget")
 
     cfg = _build(values, explicit)
     ratio = 1.0 if calibration is None else min(1.0, fit_steps / need)
