@@ -52,7 +52,9 @@ def train_with_plan(data: Path, out: Path, *, budget: Optional[str], config: Opt
     from vidlearn.planning import DEFAULT_BUDGET_S, parse_budget, user_settings
     from vidlearn.planning.planner import train_planned
 
-    started = time.time() if started is None else started
+    from vidlearn.planning.budget import process_started
+
+    started = process_started() if started is None else started  # the budget counts the whole command
     budget_s = parse_budget(budget) if budget else DEFAULT_BUDGET_S
     explicit = user_settings(config, overrides=set_, named=named)
     _, result = train_planned(data, out, budget_s=budget_s, task=task or str(explicit.get("task.kind", "classification")),

@@ -6,7 +6,7 @@ import re
 
 from vidlearn.errors import ConfigError
 
-__all__ = ["DEFAULT_BUDGET_S", "format_seconds", "parse_budget"]
+__all__ = ["DEFAULT_BUDGET_S", "format_seconds", "parse_budget", "process_started"]
 
 DEFAULT_BUDGET_S = 600.0
 """With no ``--budget``: 10 minutes on a CPU-only machine (what the measured Weizmann plan needs);
@@ -44,3 +44,22 @@ def format_seconds(seconds: float) -> str:
     if s >= 60:
         return f"{s // 60} min {s % 60} s"
     return f"{s} s"
+
+
+def process_started() -> float:
+    """When this process started (a `time.time()` value; Linux: from /proc), so that a budget
+    counts the interpreter's start and the imports too; elsewhere: now."""
+    import time
+
+    try:
+        with open("/proc/self/stat") as f:
+            ticks = int(f.read().rsplit(")", 1)[1].split()[19])  # field 22: start time in clock ticks after boot
+        with open("/proc/stat") as f:
+            boot = next(int(line.split()[1]) for line in f if line.startswith("btime"))
+        import os
+
+        started = boot + ticks / os.sysconf("SC_CLK_TCK")
+        now = time.time()
+        return started if 0 <= now - started < 86400 else now
+    except (OSError, ValueError, IndexError, StopIteration):
+        return time.time()
