@@ -33,7 +33,7 @@ FEW_VIDEOS = 200  # up to this many videos: cross-validation (a single held-out 
 MAX_LOGO_GROUPS = 10  # leave-one-group-out up to 10 groups, else group-aware 5-fold
 PLAN_FRACTION = 0.85  # the plan aims at 85 % of the budget; the run's deadline keeps the rest as margin
 FEATURES_FIRST_PASS_MAX = 0.5  # cached per-frame features: embedding every frame may take at most half the budget
-FOLD_OVERHEAD_S = 4.0  # Lightning set-up, evaluation report and artifact per fold (measured 3-5 s, docs/planner.md)
+FOLD_OVERHEAD_S = 4.0  # set-up, evaluation, artifact and report around a fold's loop (measured 0.6-3.9 s, Weizmann plan run)
 EPOCH_OVERHEAD_S = 0.15  # checkpoint + logging per epoch (tiny models, measured)
 CLIP_MEMORY_FACTOR = 120  # bytes of activations+gradients per input byte, r2plus1d_tiny (measured, CPU, fp32)
 
