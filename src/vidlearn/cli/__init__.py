@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from vidlearn.cli import data, deep, demo, deployment, evaluation, features
+from vidlearn.cli import data, deep, demo, deployment, evaluation, features, plan
 from vidlearn.cli.common import Command, Group
 from vidlearn.cli.weights import weights_app
 
@@ -29,6 +29,7 @@ _COMMANDS = [
     ("Features and baselines", "cluster", features.cluster),
     ("Deep models", "models", deep.models),
     ("Deep models", "augment-preview", deep.augment_preview),
+    ("Deep models", "plan", plan.plan),
     ("Deep models", "train", deep.train),
     ("Deep models", "tune", deep.tune),
     ("Evaluation", "evaluate", evaluation.evaluate),

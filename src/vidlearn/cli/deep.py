@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from vidlearn.cli.common import Config, GroupColumn, Quiet, Sets, _echo_json, _friendly, check_suffix
+from vidlearn.cli import plan as plan_command
 from vidlearn.errors import ConfigError, VidlearnError
 
 _DATA_HELP = "training data: class folders, a CSV manifest (or a folder holding manifest.csv) or a split list"
@@ -78,17 +79,25 @@ def train(
     set_: Sets = None,
     weights: Annotated[Optional[str], typer.Option(help="initial weights: a checkpoint or a catalogue name (`vidlearn weights list`); a catalogue entry also sets the model and the preprocessing you did not set")] = None,
     quiet: Quiet = False,
+    budget: Annotated[Optional[str], typer.Option(help=plan_command.BUDGET_HELP + "; with no recipe flags the recipe is always planned")] = None,
 ) -> None:
-    """Train a model (with validation, or every cross-validation fold) and save the artifact."""
+    """Train a model (with validation, or every cross-validation fold) and save the artifact. With no
+    recipe flags (--config, --model, --epochs, --set, --weights), or with --budget, the recipe is
+    planned from the data, the machine and the budget (`vidlearn plan` shows it); flags win over it."""
     from vidlearn.training.experiment import build_config, train_on_data
 
     devices = _devices(devices)
-    cfg = build_config(config, overrides=set_, model=model, epochs=epochs, task=task, weights=weights, echo=typer.echo)
-    result = train_on_data(data, cfg, out, cv=cv, group=group, devices=devices, resume=resume, overwrite=overwrite,
-                           progress=not quiet, echo=typer.echo)
+    if budget is not None or not (config or model or epochs or set_ or weights):
+        named = {"model.name": model, "optim.epochs": epochs, "task.kind": task, "model.weights": weights}
+        result = plan_command.train_with_plan(data, out, budget=budget, config=config, set_=set_, named=named, task=task, cv=cv,
+                                              group=group, devices=devices, resume=resume, overwrite=overwrite, quiet=quiet)
+    else:
+        cfg = build_config(config, overrides=set_, model=model, epochs=epochs, task=task, weights=weights, echo=typer.echo)
+        result = train_on_data(data, cfg, out, cv=cv, group=group, devices=devices, resume=resume, overwrite=overwrite,
+                               progress=not quiet, echo=typer.echo)
     if isinstance(result, dict):
         m = result["video"]["metrics"]
-        key = "accuracy" if "accuracy" in m else "mae"
+        key = next(k for k in ("accuracy", "map", "mae") if k in m)
         typer.echo(f"cross-validation {result['protocol']}: video {key} {m[key]['mean']:.3f} ± {m[key]['std']:.3f} "
                    f"over {result['video']['n_folds']} folds -> {out}/cv_metrics.json")
         return
@@ -106,8 +115,8 @@ def train(
 @_friendly
 def tune(
     data: Annotated[Path, typer.Argument(metavar="DATA", help=_DATA_HELP)],
-    trials: Annotated[int, typer.Option(help="trials in the study in total (a re-run continues until there are this many)")],
     out: Annotated[Path, typer.Option("--out", "-o", help="search folder: study.db, trials/, best_config.yaml, trials.csv, plots")],
+    trials: Annotated[Optional[int], typer.Option(help="trials in the study in total (a re-run continues until there are this many); default with --budget: as many as fit")] = None,
     space: Annotated[Optional[Path], typer.Option(help="search-space YAML (default: lr, weight decay, model, frames, fps, size, augmentation)")] = None,
     timeout: Annotated[Optional[float], typer.Option(help="start no new trial after this many seconds")] = None,
     jobs: Annotated[int, typer.Option(help="trials run in parallel (worker processes sharing the study)")] = 1,
@@ -118,16 +127,24 @@ def tune(
     seed: Annotated[int, typer.Option(help="sampler seed")] = 0,
     set_: Sets = None,
     quiet: Quiet = False,
+    budget: Annotated[Optional[str], typer.Option(help="run trials until this time is spent, e.g. 30m, 2h (the whole search, reports included)")] = None,
 ) -> None:
     """Search hyper-parameters with Optuna (TPE, pruning); resumable; writes best_config.yaml."""
     from vidlearn.training.experiment import build_config
     from vidlearn.training.tune import default_space, format_params, load_space
     from vidlearn.training.tune import tune as run_tune
 
+    budget_s = None
+    if budget is not None:
+        from vidlearn.planning import parse_budget
+
+        budget_s = parse_budget(budget)
+    if trials is None and budget_s is None:
+        raise ConfigError("give --trials N, --budget B (e.g. 30m), or both")
     cfg = build_config(config, overrides=set_, epochs=epochs)
     params = load_space(space, base=cfg) if space else default_space(cfg)
-    r = run_tune(data, cfg, out, trials=trials, space=params, timeout=timeout, jobs=jobs, group=group,
-                 pruner=pruner, seed=seed, progress=not quiet, echo=typer.echo)
+    r = run_tune(data, cfg, out, trials=trials or 10_000, space=params, timeout=timeout, jobs=jobs, group=group,
+                 pruner=pruner, seed=seed, progress=not quiet, echo=typer.echo, budget=budget_s)
     typer.echo(f"{r.complete} complete, {r.pruned} pruned, {r.failed} failed trial(s) in {r.study_db} ({r.ran} run now)")
     if r.best_trial is None:
         raise VidlearnError(f"no trial completed; see {out}/trials.csv")

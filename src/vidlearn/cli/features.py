@@ -16,8 +16,8 @@ def features(
     data: Annotated[Path, typer.Argument(help="videos: class folders, CSV manifest, split list or one video")],
     out: Annotated[Path, typer.Option("--out", "-o", help="the feature table to write: .parquet, or .csv/.tsv for other tools (metadata in OUT.json)")],
     kind: Annotated[str, typer.Option("--kind", help=KIND_HELP)] = "color,shape,motion",
-    fps: Annotated[float, typer.Option(help="decode rate for the frame families (frames per second)")] = 8.0,
-    size: Annotated[int, typer.Option(help="decoded short side in pixels")] = 128,
+    fps: Annotated[Optional[float], typer.Option(help="decode rate for the frame families (default 8, or the native rate when lower)")] = None,
+    size: Annotated[Optional[int], typer.Option(help="decoded short side in pixels (default 128, or the native short side when smaller)")] = None,
     workers: Annotated[int, typer.Option(help="processes for decoding + classical features (1: none)")] = 2,
     group: GroupColumn = None,
     task: Annotated[str, typer.Option(help="classification (the manifest's label column), regression (its numeric target column) or multilabel (label a|b, or label:CLASS 0/1 columns)")] = "classification",
@@ -33,6 +33,13 @@ def features(
         needs_extra("--ray", ("ray",), "ray")
 
     records = load_records(data, task=task, group=group, labelled=False)
+    if fps is None or size is None:  # never upscale or resample above the files' rate
+        from vidlearn.data.fingerprint import native_decode
+
+        nfps, nside, why = native_decode(records, fps=8.0, short_side=128)
+        fps, size = (nfps if fps is None else fps), (nside if size is None else size)
+        if why:
+            typer.echo(f"decoding: {why}")
     table = compute_feature_table(records, kind, fps=fps, short_side=size, out=out, workers=workers,
                                   progress=not quiet, ray=ray, echo=typer.echo)
     info = table.attrs["vidlearn"]
@@ -87,8 +94,8 @@ def cluster(
     min_cluster_size: Annotated[Optional[int], typer.Option(help="hdbscan min_cluster_size")] = None,
     labels: Annotated[Optional[str], typer.Option(help="table column to score against (default: target), e.g. group")] = None,
     group: GroupColumn = None,
-    fps: Annotated[Optional[float], typer.Option(help="data only: decode rate for the features (default 8)")] = None,
-    size: Annotated[Optional[int], typer.Option(help="data only: decoded short side in pixels (default 128)")] = None,
+    fps: Annotated[Optional[float], typer.Option(help="data only: decode rate for the features (default 8, or the native rate when lower)")] = None,
+    size: Annotated[Optional[int], typer.Option(help="data only: decoded short side in pixels (default 128, or the native one when smaller)")] = None,
     workers: Annotated[Optional[int], typer.Option(help="data only: processes for decoding + classical features (default 2)")] = None,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     quiet: Quiet = False,

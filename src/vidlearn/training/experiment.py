@@ -90,10 +90,16 @@ def train_on_data(
     overwrite: bool = False,
     progress: bool = True,
     echo: Echo = print,
+    deadline: float | None = None,
+    plan: dict[str, Any] | None = None,
 ) -> TrainResult | dict[str, Any]:
     """Train on DATA: with `cv`, every fold (returns the CV summary); otherwise one run with a
     group-aware stratified validation split of `cfg.data.val_fraction` (returns the TrainResult).
-    A run that exists at `out` is continued with `resume`, replaced with `overwrite`, else refused."""
+    A run that exists at `out` is continued with `resume`, replaced with `overwrite`, else refused.
+
+    `deadline` (a `time.time()` value) bounds the whole run, evaluation included: training stops
+    early when it would run past it (the folds share what is left). `plan`: the planner's plan
+    (a dict), saved in the run, the artifact(s) and report.html."""
     from vidlearn.data.sources import load_records
     from vidlearn.data.splits import train_val_test_split
     from vidlearn.training.checkpoints import prepare_run_dir
@@ -103,14 +109,23 @@ def train_on_data(
 
     records = load_records(data, task=cfg.task.kind, group=group)
     if cv:
-        return cross_validate(records, cfg, out, cv=cv, devices=devices, resume=resume, progress=progress, echo=echo)
+        return cross_validate(records, cfg, out, cv=cv, devices=devices, resume=resume, progress=progress, echo=echo,
+                              deadline=deadline, plan=plan)
     if cfg.data.val_fraction > 0:
         split = train_val_test_split(records, val=cfg.data.val_fraction, seed=cfg.optim.seed)
         train, val = split.train, split.val
     else:
         train, val = records, []
     echo(f"training on {len(train)} video(s), validating on {len(val)}")
-    return fit(train, cfg, out, val_records=val or None, devices=devices, resume=resume, progress=progress, echo=echo)
+    until = None
+    if deadline is not None:  # leave the plan's estimate of what follows the training loop (else 10 %)
+        import time
+
+        after = (plan or {}).get("breakdown", {})
+        rest = sum(v for k, v in after.items() if k in ("evaluation", "set-up, reports, artifacts")) if after else 0.1 * (deadline - time.time())
+        until = deadline - max(2.0, float(rest))
+    return fit(train, cfg, out, val_records=val or None, devices=devices, resume=resume, progress=progress, echo=echo,
+               train_until=until, plan=plan)
 
 
 def evaluate_artifact(

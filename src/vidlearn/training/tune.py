@@ -160,11 +160,18 @@ def tune(
     seed: int = 0,
     progress: bool = False,
     echo: Echo = print,
+    budget: float | None = None,
 ) -> TuneResult:
     """Search hyper-parameters on DATA until `trials` trials have finished in OUT's study (this
     call runs only the missing ones), then write OUT/trials.csv, OUT/best_config.yaml,
     OUT/history.png, OUT/importance.png and OUT/report.html. `cfg` is the base configuration every trial starts
-    from (epochs, batch size, ... are taken from it); `space` defaults to `default_space(cfg)`."""
+    from (epochs, batch size, ... are taken from it); `space` defaults to `default_space(cfg)`.
+
+    `budget` (seconds) bounds the whole search: no trial starts in its last 15 %, and a running
+    trial's training stops at 90 % of it (then it is evaluated), leaving time for the reports."""
+    import time
+
+    started = time.time()
     from vidlearn.data.sources import load_records
     from vidlearn.data.splits import train_val_test_split
 
@@ -221,7 +228,12 @@ def tune(
         remaining = max(0, trials - done)
         if done:
             echo(f"{db}: {done} trial(s) already finished; running {remaining} more")
-        job = TrialJob(url, str(out_dir), cfg.to_dict(), space_dicts, split.train, split.val, pruner, seed, progress)
+        deadline = None
+        if budget is not None:
+            left = budget - (time.time() - started)
+            timeout = min(timeout, 0.85 * left) if timeout is not None else 0.85 * left
+            deadline = started + 0.9 * budget
+        job = TrialJob(url, str(out_dir), cfg.to_dict(), space_dicts, split.train, split.val, pruner, seed, progress, deadline)
         before = _started(study.get_trials(deepcopy=False))
         try:
             if remaining and jobs == 1:
