@@ -26,3 +26,48 @@ def weizmann_dir() -> Path:
     if not (WEIZMANN / "manifest.csv").is_file():
         pytest.skip(f"Weizmann data not found at {WEIZMANN} (the shared data folder is absent)")
     return WEIZMANN
+
+
+def make_tune_study(n_complete: int = 8, *, seed: int = 0):
+    """An in-memory Optuna study as `vidlearn tune` leaves it, built without training: completed
+    trials over six parameters (with per-epoch values), a pruned one, a failed one with a long
+    error and one that a killed search left interrupted."""
+    import optuna
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+    from optuna.trial import TrialState, create_trial
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    rng = __import__("random").Random(seed)
+    dists = {
+        "optim.lr": FloatDistribution(1e-4, 1e-1, log=True),
+        "optim.weight_decay": FloatDistribution(0.0, 0.1),
+        "model.name": CategoricalDistribution(["r2plus1d_tiny", "r3d_tiny"]),
+        "sampling.num_frames": IntDistribution(4, 16, step=4),
+        "transform.crop_size": IntDistribution(64, 112, step=16),
+        "transform.scale_min": FloatDistribution(0.3, 0.9),
+    }
+
+    def params() -> dict:
+        return {
+            "optim.lr": 10 ** rng.uniform(-4, -1), "optim.weight_decay": rng.uniform(0, 0.1),
+            "model.name": rng.choice(["r2plus1d_tiny", "r3d_tiny"]), "sampling.num_frames": rng.choice([4, 8, 12, 16]),
+            "transform.crop_size": rng.choice([64, 80, 96, 112]), "transform.scale_min": rng.uniform(0.3, 0.9),
+        }
+
+    study = optuna.create_study(direction="maximize", study_name="vidlearn")
+    study.set_user_attr("task", "classification")
+    for _ in range(n_complete):
+        curve = sorted(rng.uniform(0.2, 0.9) for _ in range(3))
+        study.add_trial(create_trial(params=params(), distributions=dists, value=curve[-1],
+                                     intermediate_values=dict(enumerate(curve))))
+    study.add_trial(create_trial(params=params(), distributions=dists, state=TrialState.PRUNED, intermediate_values={0: 0.1}))
+    study.add_trial(create_trial(params=params(), distributions=dists, state=TrialState.FAIL,
+                                 user_attrs={"error": "VideoError: " + "a very long reason without spaces/" * 12}))
+    study.add_trial(create_trial(params=params(), distributions=dists, state=TrialState.FAIL, user_attrs={"interrupted": True}))
+    return study
+
+
+@pytest.fixture(scope="session")
+def tune_study():
+    """`make_tune_study`, for tests that need a finished search without running one."""
+    return make_tune_study

@@ -48,16 +48,19 @@ def train(
     overrides: Sequence[str] = (),
     cv: str | None = None,
     group: str | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
     progress: bool = True,
 ) -> TrainResult | dict[str, Any]:
     """Train on DATA (a class-per-folder directory, a CSV manifest, a split list) into ``out``:
     one run with a group-aware validation split (a TrainResult), or with ``cv`` every fold (the CV
     summary). ``config`` is an ExperimentConfig or a YAML/JSON file; ``overrides`` are
-    ``"section.field=value"`` strings, as ``--set`` on the command line."""
+    ``"section.field=value"`` strings, as ``--set`` on the command line. A run that exists at
+    ``out`` is continued with ``resume``, replaced with ``overwrite``, else refused."""
     from vidlearn.training.experiment import build_config, train_on_data
 
     cfg = build_config(config, overrides=list(overrides) or None)  # + the weights' preprocessing where not set
-    return train_on_data(data, cfg, out, cv=cv, group=group, progress=progress)
+    return train_on_data(data, cfg, out, cv=cv, group=group, resume=resume, overwrite=overwrite, progress=progress)
 
 
 def evaluate(model: str | Path, data: str | Path, out: str | Path, *, group: str | None = None, progress: bool = True) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from vidlearn.errors import ConfigError
+from vidlearn.errors import ConfigError, listed
 
 
 class _Section(BaseModel):
@@ -138,16 +138,31 @@ class ModelConfig(_Section):
 CLASS_TASKS: tuple[str, ...] = ("classification", "localization")
 """Task kinds whose target is one class name a record (localisation: a window's action, or the
 background class)."""
+LABEL_TASKS: tuple[str, ...] = (*CLASS_TASKS, "multilabel")
+"""Task kinds whose outputs are one per class name (the artifact holds the class names)."""
 
 
 class TaskConfig(_Section):
-    kind: Literal["classification", "regression", "localization"] = "classification"
+    kind: Literal["classification", "regression", "multilabel", "localization"] = "classification"
     classes: list[str] = Field(default_factory=list, description="class names (filled from the data)")
     target_mean: float = Field(0.0, description="regression: targets are standardised with this mean (set from the training data)")
     target_std: float = Field(1.0, gt=0, description="regression: ... and this standard deviation")
+    thresholds: list[float] = Field(
+        default_factory=list,
+        description="multilabel: a class is predicted when its sigmoid score is >= its threshold, one per class "
+                    "(chosen on the validation videos after training; empty: 0.5 for every class)",
+    )
     background: str = Field("background", min_length=1, description="localization: the class of windows that no segment covers")
     background_ratio: float = Field(1.0, ge=0, le=100, description="localization: background training windows per action window")
     window_stride: float | None = Field(None, gt=0, description="localization: seconds between training windows (default a quarter window)")
+
+    @model_validator(mode="after")
+    def _check_thresholds(self) -> "TaskConfig":
+        if any(not 0.0 <= t <= 1.0 for t in self.thresholds):
+            raise ValueError(f"thresholds must lie in [0, 1], got {self.thresholds}")
+        if self.thresholds and self.classes and len(self.thresholds) != len(self.classes):
+            raise ValueError(f"{len(self.thresholds)} thresholds for {len(self.classes)} classes; give one per class (or none)")
+        return self
 
 
 class OptimConfig(_Section):
@@ -284,15 +299,46 @@ class ExperimentConfig(_Section):
             node = data
             for part in parts[:-1]:
                 if not isinstance(node, dict) or part not in node:
-                    raise ConfigError(f"unknown config field '{key}'")
+                    raise ConfigError(_unknown_field(key, data))
                 node = node[part]
             if not isinstance(node, dict) or (parts[-1] not in node and parts[-2:-1] != ["options"]):
-                raise ConfigError(f"unknown config field '{key}'")
+                raise ConfigError(_unknown_field(key, data))
             node[parts[-1]] = yaml.safe_load(value) if isinstance(value, str) else value
         return ExperimentConfig.from_dict(data, source="override")
 
 
 _ALIASES = {"model.pretrained": "model.weights"}  # old field names that overrides still accept
+
+
+def _dotted_fields(data: dict[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for k, v in data.items():
+        name = f"{prefix}{k}"
+        out += _dotted_fields(v, f"{name}.") if isinstance(v, dict) and v and k != "options" else [name]
+    return out
+
+
+def _unknown_field(key: str, data: dict[str, Any]) -> str:
+    """"unknown config field 'x'", with the closest field names (difflib) as suggestions."""
+    import difflib
+
+    fields = _dotted_fields(data)
+    section = key.split(".", 1)[0]
+    if section in data and "." in key:  # a known section: its own fields
+        own = [f for f in fields if f.startswith(section + ".")]
+        names = [f.split(".", 1)[1] for f in own]
+        close = [f"{section}.{n}" for n in difflib.get_close_matches(key.split(".", 1)[1], names, n=3, cutoff=0.6)]
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else \
+            f"; {section} has {listed(names, 12)}"
+        return f"unknown config field '{key}'{hint}"
+    close = difflib.get_close_matches(key, fields, n=3, cutoff=0.7)
+    if not close:  # a field without its section, or in the wrong one: match on the last part alone
+        tail = key.rsplit(".", 1)[-1]
+        tails = difflib.get_close_matches(tail, [f.rsplit(".", 1)[-1] for f in fields], n=3, cutoff=0.75)
+        close = [f for f in fields if f.rsplit(".", 1)[-1] in tails][:3]
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else \
+        f"; the sections are {', '.join(sorted(data))}"
+    return f"unknown config field '{key}'{hint}"
 
 
 def explicit_fields(cfg: ExperimentConfig) -> set[str]:
@@ -334,4 +380,4 @@ def _format_validation(exc: ValidationError, source: str) -> str:
     for err in exc.errors():
         field = ".".join(str(p) for p in err["loc"]) or "(top level)"
         lines.append(f"{field}: {err['msg']}")
-    return f"{source}: invalid configuration\n  " + "\n  ".join(lines)
+    return f"{source}: invalid configuration: " + listed(lines, 5, "; ")

@@ -77,7 +77,8 @@ def run_demo(out: str | Path, *, epochs: int | None = None, echo: Callable[[str]
     echo(f"3. sampled clips ({cfg.sampling.num_frames} frames at {cfg.decode.fps:g} fps) -> {grid}")
 
     echo(f"4. training {cfg.model.name} for {cfg.optim.epochs} epochs (group-aware validation split)")
-    result = train_on_data(manifest, cfg, out / "run", group="group", progress=progress, echo=echo)
+    result = train_on_data(manifest, cfg, out / "run", group="group", overwrite=True,  # the demo's own run
+                           progress=progress, echo=echo)
     video = result.metrics["video"] if result.metrics else {}
     echo(f"5. validation: video accuracy {video.get('accuracy', float('nan')):.3f}, "
          f"clip accuracy {result.metrics['clip']['accuracy']:.3f} -> {out / 'run' / 'eval'}")

@@ -3,7 +3,17 @@ without a traceback."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+
+__all__ = ["ArtifactError", "ConfigError", "DataSourceError", "VideoError", "VidlearnError", "first_line", "listed"]
+
+
+def listed(items: Sequence[object], limit: int = 5, sep: str = ", ") -> str:
+    """The first ``limit`` items joined by ``sep``, then "... and N more": how every long list of
+    problems, names or keys is cut in a message."""
+    shown = sep.join(str(i) for i in items[:limit])
+    return shown + (f" ... and {len(items) - limit} more" if len(items) > limit else "")
 
 
 class VidlearnError(Exception):
@@ -36,10 +46,9 @@ class DataSourceError(VidlearnError):
     def __init__(self, source: str | Path, problems: list[str]) -> None:
         self.source = str(source)
         self.problems = list(problems)
-        self.reason = "; ".join(self.problems[:3]) + (f" ... and {len(self.problems) - 3} more" if len(self.problems) > 3 else "")
-        shown = "\n  ".join(self.problems[:50])
-        more = f"\n  ... and {len(self.problems) - 50} more" if len(self.problems) > 50 else ""
-        super().__init__(f"{self.source}: {len(self.problems)} problem(s)\n  {shown}{more}")
+        self.reason = listed(self.problems, 3, "; ")
+        count = "" if len(self.problems) == 1 else f"{len(self.problems)} problems: "
+        super().__init__(f"{self.source}: {count}{listed(self.problems, 5, '; ')}")
 
 
 class ConfigError(VidlearnError):

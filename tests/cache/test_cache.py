@@ -280,3 +280,27 @@ def test_concurrent_processes_fetching_an_uncached_video_all_get_identical_corre
     assert not [p.name for p in root.iterdir() if p.name.endswith(".tmp")]
     single = FrameCache(tmp_path / "single", fps=8, short_side=H, format=fmt).get(VideoRecord(video))
     assert hashlib.sha256(np.asarray(single.frames).tobytes()).hexdigest() in digests
+
+
+def test_the_npy_writer_streams_frames_behind_numpys_own_header(tmp_path) -> None:
+    """A stream of unknown length: numpy's header (64-byte aligned) is written with the first
+    frame and rewritten with the count at the end; np.load reads every frame back exactly, and
+    an empty stream is a valid empty array."""
+    import numpy as np
+
+    from vidlearn.cache.formats import NpyWriter
+
+    frames = np.random.default_rng(0).integers(0, 256, (1001, 4, 6, 3), dtype=np.uint8)  # 1 -> 4 digits
+    path = tmp_path / "x.npy"
+    with open(path, "wb") as fh:
+        w = NpyWriter(fh, path)
+        for f in frames:
+            w.add(f)
+        w.finish()
+    back = np.load(path, mmap_mode="r", allow_pickle=False)
+    assert back.shape == frames.shape and back.dtype == np.uint8 and back.offset % 64 == 0
+    assert np.array_equal(back, frames)
+    rows = tmp_path / "rows.npy"
+    with open(rows, "wb") as fh:
+        NpyWriter(fh, rows, np.dtype(np.float32)).finish()
+    assert np.load(rows).shape == (0,)

@@ -41,3 +41,36 @@ def make_artifact(tmp_path: Path) -> Callable[..., Path]:
 def real_clip(clips_dir: Path) -> Path:
     """A real mp4 from ../shared/data/clips (skips when the folder is absent)."""
     return sorted(p for p in clips_dir.iterdir() if p.suffix == ".mp4")[0]
+
+
+@pytest.fixture()
+def live_server():
+    """``with live_server(app) as url:`` the app served by `vidlearn.deploy.serve.build_server`
+    (the same uvicorn settings as ``vidlearn serve``) on 127.0.0.1 and a free port, in a thread."""
+    import contextlib
+    import socket
+    import threading
+    import time
+
+    from vidlearn.deploy.serve import build_server
+
+    @contextlib.contextmanager
+    def run(app, **kwargs):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        server = build_server(app, host="127.0.0.1", port=port, log_level="info", **kwargs)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                pytest.fail("the test server did not start")
+            time.sleep(0.05)
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.should_exit = True
+            thread.join(timeout=30)
+
+    return run

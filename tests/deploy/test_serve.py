@@ -53,7 +53,7 @@ def test_bad_uploads_get_the_reason_and_leave_no_temporary_file(make_artifact, r
     broken = client.post("/predict", params={"name": "broken.mp4"}, content=b"\x00" * 5000)
     assert broken.status_code == 422 and "broken.mp4" in broken.json()["detail"]
     empty = client.post("/predict", content=b"")
-    assert empty.status_code == 400 and "empty body" in empty.json()["detail"]
+    assert empty.status_code == 400 and "empty upload" in empty.json()["detail"]
     big = client.post("/predict", params={"name": real_clip.name}, content=real_clip.read_bytes())
     assert big.status_code == 413 and "10000" in big.json()["detail"]
     assert client.post("/predict", params={"top_k": 0}, content=b"x").status_code == 422  # validated query

@@ -280,3 +280,11 @@ def read_page():
 @pytest.fixture
 def image_of():
     return decode_data_uri
+
+
+@pytest.fixture(scope="session")
+def report_makers():
+    """The builders above, for tests that make their own runs: `.cv(root)`, `.video(path, colour)`."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(cv=make_cv_run, video=tiny_video)

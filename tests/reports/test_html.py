@@ -50,7 +50,7 @@ def test_classification_report_has_every_section_with_real_pictures(classificati
     _assert_self_contained(text)
 
     assert page.h1 == ["Training report: run"]
-    assert page.section_ids == ["summary", "curves", "confusion", "per-class", "confused-pairs", "skipped", "config", "timing"]
+    assert page.section_ids == ["summary", "curves", "confusion", "per-class", "confused-pairs", "correct", "skipped", "config", "timing"]
     assert page.scripts == 0
     by_section: dict[str, list] = {}
     for img in page.images:
@@ -65,6 +65,10 @@ def test_classification_report_has_every_section_with_real_pictures(classificati
     summary = page.tables["summary"][0]
     assert summary[0] == ["metric", "video-level", "clip-level"]
     assert ["accuracy", "0.625", "0.625"] in summary and ["n", "8", "16"] in summary
+    # beside it, the chance level: always answering the largest class (run or jump: 3 of 8)
+    assert summary[2] == ["chance accuracy (largest class)", "0.375", "0.375"]
+    assert "chance (largest class)" in page.text["summary"] and "37.5%" in page.text["summary"]
+    assert "33.3% by guessing uniformly" in page.text["summary"]
     assert "62.5%" in page.text["summary"] and "r2plus1d_tiny" in page.text["summary"]
     # per-class table, in class order, with the averages below
     rows = page.tables["per-class"][0]
@@ -83,14 +87,37 @@ def test_confused_pairs_show_thumbnails_of_the_misclassified_videos_only(classif
     assert pairs[0] == ["true class", "predicted as", "videos", "share of true class"]
     assert pairs[1:] == [["run", "walk", "2", "66.7%"], ["jump", "run", "1", "33.3%"]]  # most frequent first
     thumbs = [img for img in page.images if img["section"] == "confused-pairs"]
-    assert sorted(t["alt"] for t in thumbs) == ["middle frame of jump_01.mp4", "middle frame of run_01.mp4", "middle frame of run_02.mp4"]
+    assert sorted(t["alt"] for t in thumbs) == ["moving thumbnail of jump_01.mp4", "moving thumbnail of run_01.mp4", "moving thumbnail of run_02.mp4"]
     for t in thumbs:
         mime, pic = image_of(t["src"])
-        assert mime == "image/jpeg"
+        assert mime == "image/webp"
         assert min(pic.size) == 96  # short side 96
         r, g, b = np.asarray(pic.convert("RGB"), dtype=float).reshape(-1, 3).mean(axis=0)
         assert r > 150 and g < 110 and b > 120, "the thumbnail shows the (magenta) video"
+        # it moves: several frames over the video, in which the white square has moved right
+        assert pic.n_frames == 6 and pic.is_animated
+        xs = []
+        for i in (0, 2):
+            pic.seek(i)
+            white = np.asarray(pic.convert("RGB"), dtype=int).min(axis=2) > 200
+            xs.append(np.nonzero(white.any(axis=0))[0].mean())
+        assert xs[1] > xs[0] + 5, f"the square does not move across the thumbnail's frames: {xs}"
     assert "p(walk) = 0.90" in page.text["confused-pairs"] or "p(walk) = 0.80" in page.text["confused-pairs"]
+
+
+def test_correct_examples_are_shown_per_class_most_confident_first(classification_run, read_page, image_of) -> None:
+    page = read_page(_report(classification_run).read_text(encoding="utf-8"))
+    text = page.text["correct"]
+    # walk 2 of 2, run 1 of 3, jump 2 of 3 right; each class in the metrics' order
+    assert text.index("walk: 2 of 2 right") < text.index("run: 1 of 3 right") < text.index("jump: 2 of 3 right")
+    thumbs = [img for img in page.images if img["section"] == "correct"]
+    assert sorted(t["alt"] for t in thumbs) == sorted(
+        f"moving thumbnail of {n}" for n in ("walk_01.mp4", "walk_02.mp4", "run_03.mp4", "jump_02.mp4", "jump_03.mp4"))
+    for t in thumbs:
+        mime, pic = image_of(t["src"])
+        r, g, b = np.asarray(pic.convert("RGB"), dtype=float).reshape(-1, 3).mean(axis=0)
+        assert mime == "image/webp" and g > r and g > b, "a correct example shows a (green) correctly predicted video"
+    assert "p(walk) = 0.90" in text  # walk_01, the most confident, first
 
 
 def test_without_predictions_the_pairs_are_listed_and_no_thumbnail_is_shown(classification_run, read_page) -> None:
@@ -115,7 +142,7 @@ def test_an_unreadable_video_gets_a_placeholder_and_the_report_is_still_written(
     preds[3]["path"] = str(tmp_path / "missing.mp4")  # run_02 -> walk
     page = read_page(_report(classification_run, predictions=preds).read_text(encoding="utf-8"))
     thumbs = [img["alt"] for img in page.images if img["section"] == "confused-pairs"]
-    assert thumbs == ["middle frame of jump_01.mp4"]
+    assert thumbs == ["moving thumbnail of jump_01.mp4"]
     assert page.text["confused-pairs"].count("no thumbnail") == 2
     assert "broken.mp4" in page.text["confused-pairs"] and "missing.mp4" in page.text["confused-pairs"]
 
@@ -142,7 +169,7 @@ def test_cv_report_has_fold_table_mean_std_pooled_confusion_and_links(cv_run, re
     text = path.read_text(encoding="utf-8")
     _assert_self_contained(text)
     page = read_page(text)
-    assert page.section_ids == ["summary", "folds", "confusion", "per-class", "confused-pairs", "config", "timing"]
+    assert page.section_ids == ["summary", "folds", "confusion", "per-class", "confused-pairs", "correct", "config", "timing"]
     acc = cv_run.metrics["video"]["metrics"]["accuracy"]
     folds = page.tables["folds"][0]
     assert folds[0][:2] == ["fold", "accuracy"]

@@ -399,3 +399,22 @@ def test_saved_baseline_has_the_usual_file_modes(tmp_path: Path) -> None:
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o755
     assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in path.iterdir()} == {"model.onnx": 0o644, "baseline.json": 0o644}
+
+
+@pytest.mark.parametrize("classifier", ["svm", "logreg"])
+def test_a_class_too_small_for_the_folds_is_one_line_naming_it(classifier: str, tmp_path: Path) -> None:
+    """Two classes, one with a single video: the fold that tests it would train on one class
+    (scikit-learn's traceback before); leave-one-group-out with a class all in one group, the same."""
+    table = _table(groups=3, per=2, classes=["jump", "run"])
+    one = pd.concat([table[table.target == "jump"], table[table.target == "run"].head(1)])
+    with pytest.raises(ConfigError, match=r"class 'run' has too few videos for these folds \(1 video\(s\)\)") as err:
+        run_baseline(one.assign(group=None), tmp_path / "a", estimator=classifier, cv="kfold:5")
+    assert "\n" not in str(err.value) and "train on 'jump' alone" in str(err.value)
+    grouped = table.assign(group=np.where(table.target == "run", "actor_r", table.group))
+    with pytest.raises(ConfigError, match=r"class 'run' .* in 1 group \(actor_r\)"):
+        run_baseline(grouped, tmp_path / "b", estimator=classifier, cv="leave-one-group-out")
+    path = tmp_path / "one.parquet"
+    one.assign(group=None).to_parquet(path)
+    res = CliRunner().invoke(app, ["baseline", str(path), "--classifier", classifier, "--cv", "kfold:3", "--out", str(tmp_path / "c")])
+    assert res.exit_code == 2 and "Traceback" not in res.output and "class 'run'" in res.output, res.output
+    assert not (tmp_path / "a").exists()  # refused before any work

@@ -264,3 +264,21 @@ def test_per_class_table_is_markdown() -> None:
     assert all(line.count("|") - line.count("\\|") == 6 for line in lines)
     with pytest.raises(ValueError, match="per_class"):
         per_class_table(regression_metrics([1, 2], [1, 2]))
+
+
+def test_the_training_accuracy_is_torchmetrics_top1_accuracy() -> None:
+    """The accuracy logged while training (val_acc picks the best checkpoint) is the share of the
+    batch whose highest logit is the true class, computed by torchmetrics."""
+    import torch
+    from sklearn.metrics import accuracy_score
+
+    from vidlearn.tasks.task import Classification, batch_accuracy
+
+    gen = torch.Generator().manual_seed(0)
+    out = torch.randn(37, 5, generator=gen)
+    target = torch.randint(0, 5, (37,), generator=gen)
+    expected = accuracy_score(target.numpy(), out.argmax(-1).numpy())
+    assert float(batch_accuracy(out, target)) == pytest.approx(expected)
+    assert float(Classification().batch_metric(out, target)) == pytest.approx(expected)
+    assert float(batch_accuracy(torch.eye(3), torch.tensor([0, 1, 2]))) == 1.0
+    assert float(batch_accuracy(torch.eye(3), torch.tensor([1, 2, 0]))) == 0.0

@@ -62,6 +62,9 @@ def test_a_run_leaves_artifact_reports_and_predicts(motion_data: Path, tmp_path:
     art = load_artifact(run / "model")
     assert art.class_names == ["left", "right"]
     assert art.config.decode.short_side == 32  # the preprocessing travels with the model
+    all_videos = {os.path.realpath(r.path) for r in load_records(motion_data, group="group")}
+    trained = set(art.meta["training_videos"])  # what it was trained on, so that evaluate can warn
+    assert trained < all_videos and len(trained) == len(all_videos) - metrics["video"]["n"]
     pred = DeepPredictor.load(run / "model")
     video = load_records(motion_data, group="group")[0].path
     p = pred.predict_video(video, top_k=2)

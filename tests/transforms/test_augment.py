@@ -495,9 +495,12 @@ def test_augment_preview_writes_a_before_after_grid(demo_manifest, preview_confi
     res = CliRunner().invoke(app, ["augment-preview", str(demo_manifest), "--config", str(preview_config), "--out", str(out), "--clips", "3"])
     assert res.exit_code == 0, res.output
     assert "3 clip(s)" in res.output
+    assert "applied: " in res.output and "random resized crop (scale 0.5-1)" in res.output and "random erasing p=1" in res.output and "RandAugment n=2" in res.output
     im = np.asarray(Image.open(out).convert("RGB"))
     pad, size, label_w, rows, cols = 2, 24, 90, 6, 5  # 3 clips x (before, after), 5 frames
-    assert im.shape == (rows * (size + pad) + pad, label_w + cols * (size + pad) + pad, 3)
+    grid_h = rows * (size + pad) + pad
+    assert im.shape[1:] == (label_w + cols * (size + pad) + pad, 3)
+    assert im.shape[0] > grid_h + 10 and (im[grid_h:] < 100).any(), "what was applied is written under the grid"
     cells = [[im[pad + r * (size + pad) :][:size, label_w + pad + c * (size + pad) :][:, :size] for c in range(cols)] for r in range(rows)]
     for r in range(0, rows, 2):  # after differs from before (erasing is always on)
         assert any(not np.array_equal(cells[r][c], cells[r + 1][c]) for c in range(cols))
@@ -512,7 +515,33 @@ def test_augment_preview_gif(demo_manifest, preview_config, tmp_path):
     assert res.exit_code == 0, res.output
     im = Image.open(out)
     assert im.format == "GIF" and im.n_frames == 5  # one GIF frame per clip frame
-    assert im.size == (90 + 2 * (24 + 2) + 2, 2 * (24 + 2) + 2)  # rows: clips; columns: before | after
+    assert im.size[0] == 90 + 2 * (24 + 2) + 2 and im.size[1] > 2 * (24 + 2) + 2  # rows: clips; columns: before | after; the caption
+
+
+def test_augment_preview_shows_the_same_moment_before_and_after(demo_manifest, tmp_path):
+    """Before and after are the same decoded frames: with the whole frame kept (crop = frame) and
+    only erasing on, the two rows are equal outside the erased box, frame by frame, even with a
+    speed change (it moves the seconds of both); and the picture names what was applied."""
+    from vidlearn.clips.preview import augment_preview
+
+    cfg = ExperimentConfig().override(
+        ["decode.fps=8", "decode.short_side=32", "sampling.num_frames=5", "transform.crop_size=32",
+         "transform.scale=[1.0, 1.0]", "transform.hflip=false", "transform.erase_p=1.0", "transform.speed=[0.8, 1.25]"]
+    )  # fmt: skip
+    res = augment_preview(demo_manifest, cfg, tmp_path / "same.png", clips=2)
+    assert res.applied == ["speed 0.8-1.25x (the frames' seconds)", "random resized crop (scale 1-1)", "random erasing p=1"]
+    im = np.asarray(Image.open(res.path).convert("RGB")).astype(int)
+    pad, size, label_w = 2, 32, 90
+    cell = lambda r, c: im[pad + r * (size + pad) :][:size, label_w + pad + c * (size + pad) :][:, :size]  # noqa: E731
+    for clip in range(2):
+        for c in range(5):
+            before, after = cell(2 * clip, c), cell(2 * clip + 1, c)
+            differs = np.abs(before - after).max(axis=-1) > 3
+            assert 0 < differs.mean() < 0.5, "after is before with one box erased"
+            ys, xs = np.nonzero(differs)
+            outside = np.ones_like(differs)
+            outside[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1] = False
+            assert np.abs(before - after).max(axis=-1)[outside].max() <= 3, "before and after are not the same moment"
 
 
 def test_augment_preview_errors_are_one_line(demo_manifest, tmp_path):

@@ -1,9 +1,14 @@
-"""How cache entries are stored on disk: memory-mapped `.npy` (exact; frames uint8 or feature rows float32) written frame by frame with a header rewritten once the count is known, or a `.jpgs` blob of JPEG frames with an offset table (`JpegFrames` decodes on access)."""
+"""How cache entries are stored on disk: memory-mapped `.npy` (exact; frames uint8 or feature rows float32) written frame by frame with a header rewritten once the count is known, or a `.jpgs` blob of JPEG frames with an offset table (`JpegFrames` decodes on access).
+
+The `.npy` header is numpy's own (`numpy.lib.format.write_array_header_1_0`): numpy pads it so
+that the length of the first axis can grow in place, which is what a stream of frames needs.
+`numpy.lib.format.open_memmap` is not used to write: it needs the shape up front, and the number
+of frames of a video is known only once it has been decoded to the end (containers' counts are
+estimates), so it would mean a second pass or a second copy of every frame."""
 
 from __future__ import annotations
 
 import base64
-import struct
 from pathlib import Path
 from typing import IO, Any
 
@@ -14,7 +19,6 @@ from vidlearn.errors import VideoError
 
 META_SUFFIX = ".json"  # an entry's sidecar, written last (the commit marker)
 DATA_SUFFIX = {"jpeg": ".jpgs", "npy": ".npy"}  # its data file, by format
-_NPY_HEADER_BYTES = 128  # reserved up front so the header can be rewritten once N is known
 
 
 class JpegFrames:
@@ -80,8 +84,9 @@ class JpegFrames:
 
 
 class NpyWriter:
-    """Streams frames (or feature rows) into a .npy file whose header is written last (space
-    reserved first)."""
+    """Streams frames (or feature rows) into a .npy file: numpy's header for zero frames is
+    written with the first frame (it keeps room for the count to grow), and rewritten in place
+    with the real count by `finish`."""
 
     def __init__(self, fh: IO[bytes], path: Path, dtype: np.dtype = np.dtype(np.uint8)) -> None:
         self.fh = fh
@@ -90,12 +95,13 @@ class NpyWriter:
         self.frame_shape: tuple[int, ...] | None = None
         self.count = 0
         self.crc32 = 0  # of the data after the header (see cache.checksum)
-        fh.write(b"\0" * _NPY_HEADER_BYTES)
+        self._header_bytes = 0
 
     def add(self, frame: np.ndarray) -> None:
         frame = np.ascontiguousarray(frame, dtype=self.dtype)
         if self.frame_shape is None:
             self.frame_shape = frame.shape
+            self._write_header()
         elif frame.shape != self.frame_shape:
             raise VideoError(self.path, f"frame size changed mid-video ({self.frame_shape} -> {frame.shape})")
         self.fh.write(memoryview(frame).cast("B"))
@@ -106,22 +112,22 @@ class NpyWriter:
     def shape(self) -> tuple[int, ...]:
         return (self.count, *(self.frame_shape or ()))
 
-    def finish(self) -> None:
-        end = self.fh.tell()
+    def _write_header(self) -> None:
+        """numpy's .npy header for the frames so far, at the start of the file; it keeps its
+        length whatever the count (numpy reserves the digits), so frames are never moved."""
+        start = self.fh.tell()
         self.fh.seek(0)
-        self.fh.write(_npy_header(self.shape, self.dtype))
-        self.fh.seek(end)
+        np.lib.format.write_array_header_1_0(
+            self.fh, {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False, "shape": self.shape}
+        )
+        end = self.fh.tell()
+        if self._header_bytes and end != self._header_bytes:  # pragma: no cover - numpy's promise
+            raise VideoError(self.path, "the .npy header changed length while the cache entry was written")
+        self._header_bytes = end
+        self.fh.seek(max(start, end))
 
-
-def _npy_header(shape: tuple[int, ...], dtype: np.dtype = np.dtype(np.uint8)) -> bytes:
-    """A version 1.0 .npy header for C-order data of ``dtype`` (uint8 frames or float32 rows),
-    padded to exactly _NPY_HEADER_BYTES."""
-    descr = np.lib.format.dtype_to_descr(np.dtype(dtype))
-    text = "{'descr': %r, 'fortran_order': False, 'shape': %r, }" % (descr, tuple(shape))
-    room = _NPY_HEADER_BYTES - 10
-    if len(text) + 1 > room:
-        raise ValueError(f"shape {shape} does not fit the reserved .npy header")
-    return b"\x93NUMPY\x01\x00" + struct.pack("<H", room) + (text.ljust(room - 1) + "\n").encode("latin1")
+    def finish(self) -> None:
+        self._write_header()
 
 
 class JpegWriter:

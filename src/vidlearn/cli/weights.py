@@ -7,15 +7,15 @@ from typing import Annotated, Optional
 
 import typer
 
-from vidlearn.cli.common import _echo_json, _friendly
+from vidlearn.cli.common import Command, Group, Quiet, _echo_json, _friendly
 
 __all__ = ["weights_app"]
 
-weights_app = typer.Typer(help="The pretrained-weights catalogue: list, fetch (download), import a checkpoint as a model.",
+weights_app = typer.Typer(cls=Group, help="The pretrained-weights catalogue: list, fetch (download), import a checkpoint as a model.",
                           no_args_is_help=True)
 
 
-@weights_app.command("list")
+@weights_app.command("list", cls=Command)
 @_friendly
 def weights_list(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
     """The catalogue: name, architecture, classes, size, frames x crop, top-1, whether it is downloaded."""
@@ -34,11 +34,11 @@ def weights_list(as_json: Annotated[bool, typer.Option("--json", help="print JSO
     typer.echo(f"cache: {weights_dir()} (set VIDLEARN_HOME to move it); `vidlearn weights fetch NAME` downloads one")
 
 
-@weights_app.command("fetch")
+@weights_app.command("fetch", cls=Command)
 @_friendly
 def weights_fetch(
     name: Annotated[str, typer.Argument(help="a catalogue name (see `vidlearn weights list`)")],
-    quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
+    quiet: Quiet = False,
 ) -> None:
     """Download weights into the cache (resumable, checksum-verified); nothing to do when there."""
     from vidlearn.models.download import fetch_weights
@@ -46,7 +46,7 @@ def weights_fetch(
     typer.echo(f"{name}: {fetch_weights(name, progress=not quiet)}")
 
 
-@weights_app.command("import")
+@weights_app.command("import", cls=Command)
 @_friendly
 def weights_import(
     file: Annotated[Path, typer.Argument(help="a checkpoint (.pth, .pyth, .ckpt, .safetensors, a Hugging Face folder, ...)")],

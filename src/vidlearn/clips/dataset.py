@@ -63,9 +63,9 @@ from vidlearn.clips.skips import (
     remove_private_log,
     skip_summary,
 )
-from vidlearn.config import CLASS_TASKS, ExperimentConfig
-from vidlearn.data.records import VideoRecord
-from vidlearn.data.sources import class_names
+from vidlearn.config import CLASS_TASKS, LABEL_TASKS, ExperimentConfig
+from vidlearn.data.records import VideoRecord, split_labels
+from vidlearn.data.sources import class_names, label_names
 from vidlearn.errors import DataSourceError, VideoError, VidlearnError
 from vidlearn.features.frames import FrameEncoder
 
@@ -112,9 +112,9 @@ class ClipDataset(Dataset):
         records: the videos (or segments: ``start``/``end`` seconds) with their targets.
         reader: the clip reader of this mode (training: the train sampler and augmentations;
             evaluation: deterministic, one centre clip or every test view and crop).
-        task: "classification" or "regression" (how targets are encoded).
-        class_to_idx: class name -> index for classification (default: the sorted class names
-            of ``records``).
+        task: "classification", "regression" or "multilabel" (how targets are encoded).
+        class_to_idx: class name -> index for classification and multilabel (default: the
+            sorted class names of ``records``).
         seed: with the epoch and the index, seeds every random choice of a sample.
         skip_log: a JSON-lines file (in the run folder) where bad videos are reported, also from
             DataLoader worker processes; None uses a private temp file (removed with the
@@ -123,7 +123,8 @@ class ClipDataset(Dataset):
     :meth:`from_config` builds one from an experiment configuration, handing each part its
     section. ``__getitem__`` returns None for an unreadable video (see the module docs);
     ``skipped`` and ``summary()`` report them. Targets: class index (long) for classification,
-    ``-1`` for an unlabelled record; float32 for regression, NaN when unlabelled.
+    ``-1`` for an unlabelled record; float32 for regression, NaN when unlabelled; multilabel: a
+    float32 ``(K,)`` 0/1 vector (``"jump|wave"`` sets jump and wave), NaNs when unlabelled.
     """
 
     def __init__(
@@ -147,9 +148,10 @@ class ClipDataset(Dataset):
         if self._log_path is None:
             self._log_path = Path(tempfile.gettempdir()) / f"vidlearn-skipped-{self.token}.jsonl"
             weakref.finalize(self, remove_private_log, self._log_path, os.getpid())
-        if self.task in CLASS_TASKS:
+        if self.task in LABEL_TASKS:
             if class_to_idx is None:
-                class_to_idx = {name: i for i, name in enumerate(class_names(self.records))}
+                names = label_names(self.records) if self.task == "multilabel" else class_names(self.records)
+                class_to_idx = {name: i for i, name in enumerate(names)}
             self.class_to_idx: dict[str, int] | None = dict(class_to_idx)
         else:
             self.class_to_idx = None
@@ -184,7 +186,7 @@ class ClipDataset(Dataset):
             )
         reader = build_clip_reader(cfg.decode, cfg.sampling, cfg.transform, train=train, views=views, cache=cache,
                                    encoder=encoder)
-        if class_to_idx is None and cfg.task.kind in CLASS_TASKS and cfg.task.classes:
+        if class_to_idx is None and cfg.task.kind in LABEL_TASKS and cfg.task.classes:
             class_to_idx = {name: i for i, name in enumerate(cfg.task.classes)}
         return cls(records, reader, task=cfg.task.kind, class_to_idx=class_to_idx, seed=cfg.optim.seed, train=train,
                    skip_log=skip_log)
@@ -211,12 +213,22 @@ class ClipDataset(Dataset):
         return self.reader.transform
 
     # ---- targets ----------------------------------------------------------------------------
-    def _encode_targets(self) -> list[int | float]:
+    def _encode_targets(self) -> list[Any]:
         problems: list[str] = []
-        out: list[int | float] = []
+        out: list[Any] = []
         for i, r in enumerate(self.records):
             t = r.target
-            if self.task in CLASS_TASKS:
+            if self.task == "multilabel":
+                assert self.class_to_idx is not None
+                vec = np.full(len(self.class_to_idx), np.nan if t is None else 0.0, dtype=np.float32)
+                for label in split_labels(t):
+                    if label in self.class_to_idx:
+                        vec[self.class_to_idx[label]] = 1.0
+                    else:
+                        known = ", ".join(list(self.class_to_idx)[:20])
+                        problems.append(f"record {i} ({r.name}): label {label!r} is not one of the known classes ({known})")
+                out.append(vec)
+            elif self.task in CLASS_TASKS:
                 assert self.class_to_idx is not None
                 if t is None:
                     out.append(_UNLABELLED_CLASS)
@@ -244,6 +256,8 @@ class ClipDataset(Dataset):
         value = self._targets[index]
         if self.task in CLASS_TASKS:
             return torch.tensor(value, dtype=torch.long)
+        if self.task == "multilabel":
+            return torch.from_numpy(value.copy())
         return torch.tensor(value, dtype=torch.float32)
 
     # ---- epochs and randomness --------------------------------------------------------------

@@ -6,6 +6,22 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+__all__ = ["LABEL_SEPARATOR", "VideoRecord", "join_labels", "split_labels"]
+
+LABEL_SEPARATOR = "|"  # a multi-label target is its labels joined by this, sorted: "jump|wave"
+
+
+def split_labels(target: str | float | None) -> list[str]:
+    """The labels of a multi-label target (``"jump|wave"`` -> ``["jump", "wave"]``; ``""``: none)."""
+    if not isinstance(target, str):
+        return []
+    return [t for t in (part.strip() for part in target.split(LABEL_SEPARATOR)) if t]
+
+
+def join_labels(labels: Any) -> str:
+    """The one spelling of a set of labels: sorted, without repeats, joined by ``|`` (none: ``""``)."""
+    return LABEL_SEPARATOR.join(sorted({str(label).strip() for label in labels if str(label).strip()}))
+
 
 @dataclass(frozen=True)
 class VideoRecord:
@@ -13,7 +29,8 @@ class VideoRecord:
 
     Attributes:
         path: the video file (absolute or relative to the working directory).
-        target: class name (str) for classification, a number for regression, None if unlabelled.
+        target: class name (str) for classification, a number for regression, the labels joined
+            by ``|`` for multilabel (``"jump|wave"``, see :func:`join_labels`), None if unlabelled.
         group: grouping key for group-aware splits (actor, patient, session ...), or None.
         start: optional start of the segment in seconds (None: the beginning).
         end: optional end of the segment in seconds (None: the end of the video).

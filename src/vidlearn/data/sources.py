@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
-from vidlearn.data.records import VideoRecord
+from vidlearn.data.records import VideoRecord, join_labels, split_labels
 from vidlearn.data.split_lists import Subset, load_split_list
-from vidlearn.errors import DataSourceError
+from vidlearn.errors import ConfigError, DataSourceError
 
 __all__ = [
     "VIDEO_EXTENSIONS",
@@ -29,6 +29,8 @@ __all__ = [
     "load_manifest",
     "load_split_list",
     "class_names",
+    "label_names",
+    "LABEL_COLUMN_PREFIX",
 ]
 
 VIDEO_EXTENSIONS: frozenset[str] = frozenset(
@@ -37,7 +39,9 @@ VIDEO_EXTENSIONS: frozenset[str] = frozenset(
 MANIFEST_EXTENSIONS: frozenset[str] = frozenset({".csv", ".tsv"})
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")  # what the csv module ends a line at
 
-Task = Literal["classification", "regression"]
+Task = Literal["classification", "regression", "multilabel"]
+TASKS: tuple[str, ...] = ("classification", "regression", "multilabel")
+LABEL_COLUMN_PREFIX = "label:"  # multilabel manifests: one 0/1 column per class, named label:CLASS
 
 
 def is_video_file(path: str | Path) -> bool:
@@ -51,6 +55,11 @@ def class_names(records: Iterable[VideoRecord]) -> list[str]:
     return sorted({r.target for r in records if isinstance(r.target, str)})
 
 
+def label_names(records: Iterable[VideoRecord]) -> list[str]:
+    """Sorted unique labels of multi-label targets (``"jump|wave"`` counts as jump and wave)."""
+    return sorted({label for r in records for label in split_labels(r.target)})
+
+
 def load_records(
     data: str | Path,
     *,
@@ -62,6 +71,7 @@ def load_records(
 ) -> list[VideoRecord]:
     """Records from whatever ``data`` is.
 
+    - a directory holding ``manifest.csv``: that manifest (what `vidlearn demo-data` writes);
     - a directory: one sub-folder per class (class = folder name), or videos directly inside
       (unlabelled records);
     - a ``.csv``/``.tsv`` manifest (see :func:`load_manifest`);
@@ -76,6 +86,8 @@ def load_records(
     p = Path(data)
     if not p.exists():
         raise DataSourceError(p, ["does not exist"])
+    if p.is_dir() and (p / "manifest.csv").is_file():  # what `vidlearn demo-data` writes: read through it
+        return load_manifest(p / "manifest.csv", root=root, task=task, group=group, labelled=labelled)
     if p.is_dir():
         if group is not None:
             raise DataSourceError(p, [f"group column '{group}' only applies to a CSV manifest"])
@@ -116,7 +128,8 @@ def load_folder(path: str | Path, *, task: Task = "classification") -> list[Vide
     """Records from a directory with one sub-folder per class, or with videos directly inside.
 
     Class folders may nest videos deeper; hidden files and folders are ignored; the order is
-    sorted by class, then by path. For ``task='regression'`` folder names must be numbers.
+    sorted by class, then by path. For ``task='regression'`` folder names must be numbers; for
+    ``task='multilabel'`` each video has the one label of its folder.
     """
     _check_task(task)
     folder = Path(path)
@@ -182,6 +195,11 @@ def load_manifest(
     task --, optional ``group`` (or the column named by ``group``), ``start`` and ``end``
     (seconds); any other column is kept as a string in ``meta``. Every problem is reported with
     its line number in one :class:`DataSourceError`.
+
+    Multi-label (``task='multilabel'``) says a video's labels in one of two ways: the ``label``
+    column holds them joined by ``|`` (``jump|wave``), or one column per class named
+    ``label:CLASS`` holds 0 or 1 (a row of zeros: a video with none of the classes). The target
+    is the labels sorted and joined by ``|`` (:func:`~vidlearn.data.records.join_labels`).
     """
     _check_task(task)
     src = Path(path)
@@ -217,11 +235,21 @@ def load_manifest(
         problems.append(f"line 1: the header is not valid UTF-8 ({_shown(','.join(header))})")
     if "path" not in header:
         problems.append(f"missing column 'path' (columns: {', '.join(header)})")
-    preferred = ("label", "target") if task == "classification" else ("target", "label")
+    preferred = ("target", "label") if task == "regression" else ("label", "target")
     target_col = next((c for c in preferred if c in header), None)
-    if target_col is None and labelled:
+    label_cols = [c for c in header if c.startswith(LABEL_COLUMN_PREFIX)] if task == "multilabel" else []
+    if label_cols:
+        if target_col is not None:
+            problems.append(f"both a '{target_col}' column and {LABEL_COLUMN_PREFIX}CLASS columns ({', '.join(label_cols[:3])}); "
+                            "give the labels one way")
+        names = [c[len(LABEL_COLUMN_PREFIX):].strip() for c in label_cols]
+        if any(not n or "|" in n for n in names):
+            problems.append(f"a {LABEL_COLUMN_PREFIX}CLASS column needs a class name without '|' after the prefix (columns: {', '.join(label_cols)})")
+    if target_col is None and not label_cols and labelled:
         problems.append(
             f"missing column '{preferred[0]}' for {task} (columns: {', '.join(header)}); "
+            + (f"or {LABEL_COLUMN_PREFIX}CLASS columns of 0/1; " if task == "multilabel" else "")
+            + 
             "pass labelled=False for unlabelled videos"
         )
     group_col = group if group is not None else ("group" if "group" in header else None)
@@ -230,7 +258,7 @@ def load_manifest(
     if problems:
         raise DataSourceError(src, problems)
 
-    used = {"path", target_col, group_col, "start", "end"}
+    used = {"path", target_col, group_col, "start", "end", *label_cols}
     extra = [c for c in header if c not in used]
     records: list[VideoRecord] = []
     seen: dict[tuple[Path, float | None, float | None], int] = {}
@@ -265,8 +293,14 @@ def load_manifest(
                 target = _parse_float(raw)
                 if target is None:
                     problems.append(f"line {line}: {target_col} '{raw}' is not a number")
+            elif task == "multilabel":
+                target = join_labels(split_labels(raw))
+                if not target:
+                    problems.append(f"line {line}: {target_col} '{raw}' holds no label (labels are joined by '|': jump|wave)")
             else:
                 target = raw
+        elif label_cols:
+            target = _label_columns(values, label_cols, line, problems)
         start = _optional_seconds(values, "start", line, problems)
         end = _optional_seconds(values, "end", line, problems)
         if start is not None and end is not None and end <= start:
@@ -285,6 +319,19 @@ def load_manifest(
     if problems:
         raise DataSourceError(src, problems)
     return records
+
+
+def _label_columns(values: dict[str, str], columns: list[str], line: int, problems: list[str]) -> str | None:
+    """The multi-label target of a row's ``label:CLASS`` 0/1 cells (None after a bad cell)."""
+    on = []
+    for c in columns:
+        raw = values.get(c, "")
+        if raw not in ("0", "1"):
+            problems.append(f"line {line}: {c} '{raw}' is not 0 or 1")
+            return None
+        if raw == "1":
+            on.append(c[len(LABEL_COLUMN_PREFIX):])
+    return join_labels(on)
 
 
 def _optional_seconds(values: dict[str, str], column: str, line: int, problems: list[str]) -> float | None:
@@ -329,5 +376,5 @@ def _parse_float(text: str) -> float | None:
 
 
 def _check_task(task: str) -> None:
-    if task not in ("classification", "regression"):
-        raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
+    if task not in TASKS:
+        raise ConfigError(f"task must be one of {', '.join(TASKS)}, got {task!r}")

@@ -1,5 +1,5 @@
 """Deployment: batch prediction over files, folders and streams (`predict`), ONNX export with the
-preprocessing in its metadata (`export`), the HTTP service (`serve`, needs the `serve` extra).
+preprocessing in its metadata (`export`), the HTTP service (`serve`, its limits `ServeLimits`; needs the `serve` extra).
 Names are imported on first use."""
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from typing import Any
 
 _WHERE = {
     "ExportResult": "vidlearn.deploy.export",
+    "ServeLimits": "vidlearn.deploy.serve_limits",
+    "build_server": "vidlearn.deploy.serve",
     "create_app": "vidlearn.deploy.serve",
     "export_onnx": "vidlearn.deploy.export",
     "plot_timeline": "vidlearn.deploy.predict",

@@ -6,8 +6,10 @@ OpenVINO, ...).
 The graph takes ``video``: float32 ``(batch, 3, T, H, W)`` — ``T = sampling.num_frames``, ``H = W =
 transform.crop_size``, RGB scaled to 0..1 then normalised with ``transform.mean``/``std`` — and
 returns what :meth:`vidlearn.predictors.deep.Predictor.outputs` returns: ``probabilities``
-``(batch, K)`` (softmax) for classification, or ``value`` ``(batch,)`` in the target's units for
-regression (the standardisation of training is undone inside the graph). The batch axis is
+``(batch, K)`` (softmax) for classification, ``probabilities`` ``(batch, K)`` (a sigmoid per class)
+for multilabel (the metadata's ``output.thresholds`` say which classes are predicted: score >=
+threshold), or ``value`` ``(batch,)`` in the target's units for regression (the standardisation of
+training is undone inside the graph). The batch axis is
 dynamic. The model's metadata (``metadata_props["vidlearn"]``, JSON) holds everything needed to
 feed it: the task, the class names, the input layout and normalisation, and how frames were
 sampled (decode fps, short side, frames, stride, test views), plus the whole configuration.
@@ -88,6 +90,13 @@ def export_onnx(artifact: str | Path, out: str | Path, *, opset: int = 17, check
         raise ConfigError(f"--out: an ONNX file name ends in .onnx, got {target.name!r}")
     if not 13 <= int(opset) <= 20:
         raise ConfigError(f"--opset must be between 13 and 20, got {opset}")
+    from vidlearn.predictors.classical import META_FILE, MODEL_FILE, is_baseline_model
+
+    if is_baseline_model(artifact):
+        p = Path(artifact)
+        folder = p.parent if p.is_file() else (p if (p / META_FILE).is_file() else p / "model")
+        raise ConfigError(f"{artifact}: a classical model, which already is ONNX: {folder / MODEL_FILE} "
+                          f"(its input columns are in {folder / META_FILE}); copy that file")
     predictor = DeepPredictor.load(artifact, device=torch.device("cpu"))
     cfg = predictor.config
     regression = predictor.is_regression
@@ -124,7 +133,7 @@ def export_onnx(artifact: str | Path, out: str | Path, *, opset: int = 17, check
         "task": cfg.task.kind,
         "classes": list(predictor.class_names),
         "input": input_meta,
-        "output": {"name": output_name, "meaning": "target value" if regression else "softmax over classes"},
+        "output": _output_meta(output_name, cfg.task, len(predictor.class_names)),
         "sampling": {"fps": cfg.decode.fps, "short_side": cfg.decode.short_side, "num_frames": cfg.sampling.num_frames,
                      "stride": cfg.sampling.stride, "test_views": cfg.sampling.test_views, "crop": "centre"},
         "config": cfg.to_dict(),
@@ -137,6 +146,17 @@ def export_onnx(artifact: str | Path, out: str | Path, *, opset: int = 17, check
     target.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(target, data)
     return ExportResult(target, shape, output_name, diff, input_name)
+
+
+def _output_meta(name: str, task_cfg: Any, num_classes: int) -> dict[str, Any]:
+    """What the output means, through the task: multilabel adds the per-class thresholds."""
+    if task_cfg.kind == "regression":
+        return {"name": name, "meaning": "target value"}
+    if task_cfg.kind == "multilabel":
+        thresholds = build_task(task_cfg).threshold_array(num_classes)  # type: ignore[attr-defined]
+        return {"name": name, "meaning": "sigmoid per class; a class is predicted when its score >= its threshold",
+                "thresholds": [float(t) for t in thresholds]}
+    return {"name": name, "meaning": "softmax over classes"}
 
 
 def _check(served: nn.Module, data: bytes, shape: tuple[int, ...], regression: bool, input_name: str = "video") -> float:

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 
 from vidlearn.errors import ConfigError, VidlearnError
 from vidlearn.fsutil import atomic_write_text
@@ -32,6 +31,8 @@ class PredictReport:
         where = f" [{p.start:.2f}-{p.end:.2f}s]" if p.start is not None else ""
         if p.value is not None:
             return f"{p.path}{where}: {p.value:.4g}"
+        if p.labels is not None:  # multilabel: the classes over their thresholds
+            return f"{p.path}{where}: " + (", ".join(f"{c} {s:.3f}" for c, s in p.labels) or "no class over its threshold")
         return f"{p.path}{where}: " + ", ".join(f"{c} {s:.3f}" for c, s in p.top_k)
 
     def lines(self, *, predictions: bool = True) -> list[str]:
@@ -46,6 +47,25 @@ def _targets(target: Path) -> list[Path]:
     from vidlearn.data.sources import load_records
 
     return [Path(r.path) for r in load_records(target, labelled=False)]
+
+
+def video_containers(paths: list[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """The files FFmpeg reads as a video container (`vidlearn.io.probe.check_container`), and
+    ``(path, reason)`` for the others: a playlist, concat list or image sequence renamed ``.mp4``
+    could make FFmpeg open the files or URLs it names, so it is never decoded. Files that do not
+    exist are left to the predictor, which reports them."""
+    from vidlearn.io.probe import check_container
+
+    kept, refused = [], []
+    for p in paths:
+        try:
+            if Path(p).is_file():
+                check_container(p)
+        except VidlearnError as exc:
+            refused.append((str(p), exc.reason))
+            continue
+        kept.append(p)
+    return kept, refused
 
 
 def _stream(predictor: Predictor, source: str, report: PredictReport, *, stride: float | None, top_k: int,
@@ -96,7 +116,8 @@ def run_predictions(
         if out is not None:
             report.written.insert(0, write_predictions(report.predictions, Path(out), skipped=report.skipped))
         return report
-    paths = _targets(Path(target))
+    paths, refused = video_containers(_targets(Path(target)))
+    report.skipped += refused
     if timeline:
         from vidlearn.progress import progress_bar
 
@@ -113,7 +134,8 @@ def run_predictions(
                 png = Path(out).with_name(f"{Path(out).stem}_{p.stem}_timeline.png")
                 report.written.append(plot_timeline(windows, predictor, png))
     else:
-        report.predictions, report.skipped = predictor.predict(paths, top_k=top_k, progress=progress, ray=ray)
+        report.predictions, skipped = predictor.predict(paths, top_k=top_k, progress=progress, ray=ray)
+        report.skipped += skipped
     if out is not None:
         report.written.insert(0, write_predictions(report.predictions, Path(out), skipped=report.skipped))
     return report
@@ -146,36 +168,9 @@ def write_predictions(preds: list[Prediction], path: Path, *, skipped: list[tupl
 
 
 def plot_timeline(windows: list[Prediction], predictor: Predictor, path: Path) -> Path:
-    """A picture of per-window predictions over time: class probabilities (or values) per window."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    """The timeline picture of a video's per-window predictions (see
+    :func:`vidlearn.reports.timeline.plot_timeline`): its frames along the time axis, the class
+    predicted per window and the known scores (with top-1 the other classes are not drawn)."""
+    from vidlearn.reports.timeline import plot_timeline as draw
 
-    from vidlearn.fsutil import atomic_open
-
-    fig = Figure(figsize=(10, 3.2), dpi=100)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot(1, 1, 1)
-    mids = np.array([(w.start + w.end) / 2 for w in windows])
-    if windows[0].value is not None:
-        ax.plot(mids, [w.value for w in windows], marker="o")
-        ax.set_ylabel("predicted value")
-    else:
-        names = predictor.class_names
-        probs = np.zeros((len(windows), len(names)))
-        for i, w in enumerate(windows):
-            for c, s in w.top_k:
-                probs[i, names.index(c)] = s
-        top = [names.index(w.label) for w in windows]
-        for j, name in enumerate(names):
-            if probs[:, j].max() > 0:
-                ax.plot(mids, probs[:, j], label=name)
-        ax.scatter(mids, [probs[i, t] for i, t in enumerate(top)], c="k", s=8, zorder=3)
-        ax.set_ylim(0, 1.05)
-        ax.set_ylabel("probability (top-k shown)")
-        ax.legend(loc="upper right", fontsize=7, ncol=min(4, len(names)))
-    ax.set_xlabel("seconds")
-    ax.set_title(Path(windows[0].path).name)
-    fig.tight_layout()
-    with atomic_open(path, "wb") as fh:
-        fig.savefig(fh, format="png")
-    return path
+    return draw(windows, predictor.class_names, path)

@@ -25,6 +25,7 @@ __all__ = [
     "VIDEO_CONTAINERS",
     "VideoInfo",
     "check_container",
+    "container_extent",
     "ffmpeg_reason",
     "fps_fraction",
     "is_stream",
@@ -107,6 +108,40 @@ def check_container(path: str | Path) -> str:
             return str(container.format.name)
     except av.error.FFmpegError:
         raise VideoError(p, "not a video in an accepted container (MP4/MOV, MKV/WebM, AVI, MPEG-TS, FLV, Ogg, ...)") from None
+
+
+def container_extent(path: str | Path, *, max_frames: int | None = None) -> tuple[float, int]:
+    """(duration in seconds, number of frames) of the first video stream of ``path``, found by
+    demuxing its packets (nothing is decoded), with FFmpeg restricted to `VIDEO_CONTAINERS`.
+
+    Counting stops after ``max_frames`` + 1 packets, so a request's work can be bounded before any
+    decoding: the frame count returned is then ``max_frames + 1``. The header is not trusted:
+    duration and count come from the packets themselves. VideoError when it is not a video."""
+    p = Path(path)
+    try:
+        with av.open(str(p), mode="r", options={"format_whitelist": ",".join(VIDEO_CONTAINERS)}) as container:
+            if not container.streams.video:
+                raise VideoError(p, "contains no video stream")
+            stream = container.streams.video[0]
+            base = float(stream.time_base) if stream.time_base else 0.0
+            frames, first, last = 0, None, None
+            for packet in container.demux(stream):
+                if packet.size == 0:
+                    continue  # the flush packet
+                frames += 1
+                if packet.pts is not None and base:
+                    end = (packet.pts + (packet.duration or 0)) * base
+                    first = packet.pts * base if first is None else min(first, packet.pts * base)
+                    last = end if last is None else max(last, end)
+                if max_frames is not None and frames > max_frames:
+                    break
+    except av.error.FFmpegError:
+        raise VideoError(p, "not a video in an accepted container (MP4/MOV, MKV/WebM, AVI, MPEG-TS, FLV, Ogg, ...)") from None
+    duration = (last - first) if first is not None and last is not None else 0.0
+    if not duration and frames:  # no timestamps (raw streams): the stream's nominal rate
+        rate = float(stream.average_rate or stream.guessed_rate or 0) or 25.0
+        duration = frames / rate
+    return float(duration), frames
 
 
 @contextlib.contextmanager

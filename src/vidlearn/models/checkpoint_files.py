@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from vidlearn.errors import ArtifactError, first_line
+from vidlearn.errors import listed as errors_listed
 
 # keys a training script wraps its state dict in, most specific first
 __all__ = ["Checkpoint", "is_tensor_mapping", "open_checkpoint", "read_checkpoint", "read_safetensors"]
@@ -223,5 +224,5 @@ def _from_object(file: Path, obj: Any) -> Checkpoint:
 
 
 def listed(keys: list[str], n: int = 5) -> str:
-    shown = ", ".join(str(k) for k in keys[:n])
-    return shown + (f" ... and {len(keys) - n} more" if len(keys) > n else "")
+    """The first ``n`` keys, then "... and N more" (`vidlearn.errors.listed`)."""
+    return errors_listed(keys, n)

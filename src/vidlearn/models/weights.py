@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from vidlearn.errors import ConfigError
+from vidlearn.errors import ConfigError, listed
 
 __all__ = [
     "ARCHITECTURES",
@@ -216,7 +216,7 @@ def get_weights(name: str) -> WeightsEntry:
         return list_weights(name)[0]
     close = difflib.get_close_matches(name, [*_BY_NAME, *ARCHITECTURES], n=4, cutoff=0.5)
     hint = f"; did you mean: {', '.join(close)}?" if close else ""
-    raise ConfigError(f"unknown weights {name!r}{hint} (available: {', '.join(_BY_NAME)})")
+    raise ConfigError(f"unknown weights {name!r}{hint} (available: {listed(list(_BY_NAME), 5)}; `vidlearn weights list` shows all)")
 
 
 def weights_for(architecture: str) -> WeightsEntry:

@@ -19,8 +19,10 @@ from vidlearn.predictors.classical import (
 )
 from vidlearn.predictors.deep import DeepPredictor
 from vidlearn.predictors.load import load
+from vidlearn.predictors.settings import INFERENCE_FIELDS, with_settings
 
 __all__ = [
+    "INFERENCE_FIELDS",
     "Artifact",
     "ClassicalPredictor",
     "DeepPredictor",
@@ -32,4 +34,5 @@ __all__ = [
     "load_baseline",
     "save_artifact",
     "save_baseline",
+    "with_settings",
 ]

@@ -38,8 +38,8 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
-from vidlearn.config import CLASS_TASKS, ExperimentConfig
-from vidlearn.errors import ArtifactError, ConfigError, first_line
+from vidlearn.config import LABEL_TASKS, ExperimentConfig
+from vidlearn.errors import ArtifactError, ConfigError, first_line, listed
 from vidlearn.fsutil import (
     atomic_dir,
     default_file_mode,
@@ -96,7 +96,7 @@ class Artifact:
 
     @property
     def task(self) -> str:
-        """``"classification"`` or ``"regression"``."""
+        """``"classification"``, ``"regression"`` or ``"multilabel"``."""
         return str(self.meta.get("task", self.config.task.kind))
 
     @property
@@ -110,7 +110,7 @@ class Artifact:
         value = self.meta.get("num_outputs")
         if isinstance(value, int) and not isinstance(value, bool) and value > 0:
             return value
-        return len(self.class_names) if self.task in CLASS_TASKS else 1
+        return len(self.class_names) if self.task in LABEL_TASKS else 1
 
     def build_model(self, build_fn: BuildFn | None = None) -> nn.Module:
         """Build the architecture named in ``config.model`` with ``build_fn(name, num_classes=...,
@@ -149,27 +149,31 @@ def save_artifact(
     *,
     single_file: bool = False,
     num_outputs: int | None = None,
+    training_videos: list[str] | None = None,
 ) -> Path:
     """Save a trained model as one directory (or, with ``single_file``, one ``.vidlearn`` file)
     atomically, replacing an existing artifact at that place only once the new one is complete.
     Returns the path written. ``num_outputs`` defaults to ``len(class_names)`` for classification
-    and 1 for regression."""
+    and multilabel, and 1 for regression. ``training_videos`` (the paths trained on) are recorded, so
+    that an evaluation on them can say so."""
     target = Path(out_dir)
     names = [str(c) for c in class_names]
     if len(set(names)) != len(names):
         raise ValueError("class_names contains duplicates")
     kind = config.task.kind
-    if kind in CLASS_TASKS and not names:
-        raise ValueError("a classification artifact needs class_names")
+    if kind in LABEL_TASKS and not names:
+        raise ValueError(f"a {kind} artifact needs class_names")
     if config.task.classes and list(config.task.classes) != names:
         raise ValueError(f"class_names {names} differ from config.task.classes {list(config.task.classes)}")
     if num_outputs is None:
-        num_outputs = len(names) if kind in CLASS_TASKS else 1
+        num_outputs = len(names) if kind in LABEL_TASKS else 1
 
     config_dict = config.to_dict()
-    if kind in CLASS_TASKS and not config_dict["task"]["classes"]:
+    if kind in LABEL_TASKS and not config_dict["task"]["classes"]:
         config_dict["task"]["classes"] = names  # the saved config is self-contained
     meta = _make_meta(config, names, metrics, num_outputs)
+    if training_videos is not None:
+        meta["training_videos"] = sorted({os.path.realpath(str(v)) for v in training_videos})
     tensors = _tensors_for_saving(model)
     config_json = json.dumps(config_dict, indent=2, allow_nan=False) + "\n"
     meta_json = json.dumps(meta, indent=2, allow_nan=False) + "\n"
@@ -307,8 +311,20 @@ def load_artifact(path: str | Path) -> Artifact:
     if p.is_file() and p.name in _REQUIRED and (p.parent / META_FILE).is_file():
         p = p.parent  # a file inside an artifact directory: load the directory
     if p.is_dir():
+        _suggest_model(p)
         return _load_directory(p)
     return _load_single_file(p)
+
+
+def _suggest_model(p: Path) -> None:
+    """A folder one or two levels above models (a run folder, a cross-validation run) names them."""
+    if (p / META_FILE).is_file():
+        return
+    below = sorted(c.parent for c in p.glob(f"*/{META_FILE}") if (c.parent / "model.safetensors").is_file())
+    below = below or sorted(c.parent for c in p.glob(f"*/*/*/{META_FILE}") if (c.parent / "model.safetensors").is_file())
+    if below:
+        which = "the model is" if len(below) == 1 else "the models are"
+        raise ArtifactError(p, f"not a model but a folder that holds one; {which} {listed([str(c) for c in below], 3, ' or ')}")
 
 
 def _load_directory(root: Path) -> Artifact:
@@ -379,8 +395,8 @@ def _check_meta(file: Path, meta: Any) -> dict[str, Any]:
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise ArtifactError(file, "class_names must be a list of strings")
     task = meta.get("task")
-    if task not in ("classification", "regression", "localization"):
-        raise ArtifactError(file, f"task must be 'classification', 'regression' or 'localization', got {task!r}")
+    if task not in ("classification", "regression", "multilabel", "localization"):
+        raise ArtifactError(file, f"task must be 'classification', 'regression', 'multilabel' or 'localization', got {task!r}")
     return meta
 
 

@@ -25,8 +25,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from vidlearn.config import CLASS_TASKS
-from vidlearn.errors import ArtifactError, ConfigError, first_line
+from vidlearn.config import LABEL_TASKS
+from vidlearn.errors import ArtifactError, ConfigError, first_line, listed
 
 __all__ = [
     "DEFAULT_MAX_ELEMENTS",
@@ -107,16 +107,18 @@ def check_outputs(file: Path, meta: Mapping[str, Any], config_task: Any, limit: 
     """The artifact's number of outputs, checked against its task and class list."""
     limit = max_elements() if limit is None else limit
     names, task = list(meta["class_names"]), meta["task"]
-    value = meta.get("num_outputs", len(names) if task in CLASS_TASKS else 1)
+    value = meta.get("num_outputs", len(names) if task in LABEL_TASKS else 1)
     if not _is_int(value) or value < 1:
         raise ArtifactError(file, f"num_outputs must be a positive integer, got {value!r}")
     if value > limit:
         raise ArtifactError(file, f"num_outputs {value} is more than the limit {limit:.3g} ({MAX_ELEMENTS_ENV})")
     if task != config_task.kind:
         raise ArtifactError(file, f"task is {task!r} but the saved configuration's task.kind is {config_task.kind!r}")
-    if task in CLASS_TASKS:
+    if task in LABEL_TASKS:
         if len(names) != value:
             raise ArtifactError(file, f"{len(names)} class name(s) for {value} outputs; a classifier needs one name per output")
+        if task == "multilabel" and config_task.thresholds and len(config_task.thresholds) != value:
+            raise ArtifactError(file, f"{len(config_task.thresholds)} thresholds for {value} classes")
         if len(set(names)) != len(names):
             raise ArtifactError(file, "class_names has duplicates")
         if config_task.classes and list(config_task.classes) != names:
@@ -162,7 +164,7 @@ def _build(file: Path, build_fn: Callable[..., nn.Module], name: str, num_output
 
 
 def _listed(keys: list[str]) -> str:
-    return ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
+    return listed(keys, 5)
 
 
 def spec_problems(expected: Mapping[str, Any], found: Mapping[str, TensorSpec]) -> list[str]:

@@ -15,7 +15,11 @@ __all__ = ["Prediction", "Predictor"]
 
 @dataclass
 class Prediction:
-    """One video's prediction: a label with class probabilities, or a value (regression)."""
+    """One video's prediction: a label with class probabilities, or a value (regression).
+
+    Multi-label: ``labels`` lists every class whose score reaches its threshold, with the score
+    (highest first; empty when none does); ``label`` is them sorted and joined by ``|``, ``score`` the highest
+    class score and ``top_k`` the ``k`` highest class scores, over threshold or not."""
 
     path: str
     label: str | None = None
@@ -24,6 +28,7 @@ class Prediction:
     value: float | None = None
     start: float | None = None
     end: float | None = None
+    labels: list[tuple[str, float]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"path": self.path}
@@ -33,6 +38,8 @@ class Prediction:
             d["value"] = self.value
         else:
             d |= {"label": self.label, "score": self.score, "top_k": [{"label": c, "score": s} for c, s in self.top_k]}
+        if self.labels is not None:
+            d["labels"] = [{"label": c, "score": s} for c, s in self.labels]
         return d
 
 
@@ -40,7 +47,7 @@ class Prediction:
 class Predictor(Protocol):
     """A saved model that predicts video files. ``kind`` is "deep" or "baseline" (a classical
     model), ``task``
-    "classification" or "regression"; ``class_names`` is empty for regression."""
+    "classification", "regression" or "multilabel"; ``class_names`` is empty for regression."""
 
     kind: str
 

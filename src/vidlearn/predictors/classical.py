@@ -2,7 +2,8 @@
 ``X`` of shape ``(N, len(columns))``, float64, or float32 for the SVR and random-forest regressors,
 which onnxruntime computes in float32 only) and ``baseline.json`` (format, task, estimator, options,
 classes or the target's mean and standard deviation, the feature columns in input order, the feature
-settings of the training table, versions). Saving checks that onnxruntime reproduces the pipeline;
+settings of the training table, versions; multilabel: the one-vs-rest classes, how the scores are
+made in [0, 1] and the per-class thresholds). Saving checks that onnxruntime reproduces the pipeline;
 loading runs the graph with onnxruntime, so it executes nothing from the file. `ClassicalPredictor`
 predicts feature tables and video files (features computed as for its training table)."""
 
@@ -29,7 +30,7 @@ from vidlearn.predictors.onnx_models import external_data_problem, onnx_session
 from vidlearn.provenance import package_versions
 from vidlearn.tables.matrix import feature_matrix, load_table
 
-TASKS = ("classification", "regression")
+TASKS = ("classification", "regression", "multilabel")
 
 
 BASELINE_FORMAT = "vidlearn-baseline"
@@ -104,7 +105,8 @@ def save_baseline(out_dir: str | Path, fitted: FittedPipeline) -> Path:
     target = Path(out_dir)
     pipeline, columns = fitted.pipeline, fitted.columns
     clf = pipeline.steps[-1][1]
-    classification = fitted.task == "classification"
+    classification = fitted.task in ("classification", "multilabel")
+    multilabel = fitted.task == "multilabel"
     dtype = _onnx_input_dtype(fitted.task, clf)
     tensor = DoubleTensorType if dtype == "float64" else FloatTensorType
     with warnings.catch_warnings():
@@ -116,9 +118,17 @@ def save_baseline(out_dir: str | Path, fitted: FittedPipeline) -> Path:
             target_opset={"": 17, "ai.onnx.ml": 3},
         )
     model_bytes = onnx_model.SerializeToString()
-    transform = _check_conversion(pipeline, model_bytes, len(columns), classification, dtype)
-    if classification:
+    transform = _check_conversion(pipeline, model_bytes, len(columns), classification, dtype, multilabel=multilabel)
+    if multilabel:
+        thresholds = list(getattr(fitted, "thresholds", None) or [0.5] * len(fitted.classes))
         task_meta: dict[str, Any] = {
+            "classes": [str(c) for c in fitted.classes],
+            # output 1 holds probabilities, or (SVC) decision values that a sigmoid maps to [0, 1]
+            "scores": {"output": 1, "transform": transform, "sigmoid": not hasattr(clf, "predict_proba")},
+            "thresholds": [float(t) for t in thresholds],
+        }
+    elif classification:
+        task_meta = {
             "classes": [str(c) for c in fitted.classes],
             "model_classes": [str(c) for c in clf.classes_],
             "scores": {"output": 1, "transform": transform},
@@ -155,7 +165,8 @@ def _onnx_input_dtype(task: str, clf: Any) -> str:
     return "float32" if task == "regression" and isinstance(clf, (SVR, RandomForestRegressor)) else "float64"
 
 
-def _check_conversion(pipeline: Any, model_bytes: bytes, n_features: int, classification: bool, dtype: str) -> str:
+def _check_conversion(pipeline: Any, model_bytes: bytes, n_features: int, classification: bool, dtype: str, *,
+                      multilabel: bool = False) -> str:
     """Run the ONNX model beside the pipeline on probe rows spread like the training data; returns
     how its output maps to the pipeline's scores ("none", or "negate" for skl2onnx's binary SVC,
     whose two columns come out swapped). Raises RuntimeError when it does not reproduce them."""
@@ -164,7 +175,11 @@ def _check_conversion(pipeline: Any, model_bytes: bytes, n_features: int, classi
     probe = np.asarray(scaler.mean_) + np.asarray(scaler.scale_) * rng.normal(0.0, 1.0, (64, n_features))
     clf = pipeline.steps[-1][1]
     outputs = onnx_session(model_bytes).run(None, {"X": probe.astype(dtype)})
-    if classification:
+    if multilabel:  # one-vs-rest: (N, K) probabilities or decision values, one column per class
+        want = np.asarray(pipeline.predict_proba(probe) if hasattr(clf, "predict_proba") else pipeline.decision_function(probe),
+                          dtype=np.float64).reshape(len(probe), -1)
+        got = np.asarray(outputs[1], dtype=np.float64)
+    elif classification:
         want = align_scores(
             np.asarray(pipeline.predict_proba(probe) if hasattr(clf, "predict_proba") else pipeline.decision_function(probe), dtype=np.float64),
             [str(c) for c in clf.classes_], [str(c) for c in clf.classes_],
@@ -228,6 +243,11 @@ class ClassicalPredictor:
         return evaluate_classical(self, records, out, data_name=data_name, progress=progress)
 
     @property
+    def thresholds(self) -> list[float]:
+        """Multilabel: the per-class thresholds (a class is predicted when its score reaches it)."""
+        return [float(t) for t in self.meta.get("thresholds") or [0.5] * len(self.classes)]
+
+    @property
     def estimator(self) -> str:
         return str(self.meta.get("estimator", self.meta.get("classifier", "?")))
 
@@ -236,6 +256,11 @@ class ClassicalPredictor:
         """How the training table's features were computed (kinds, fps, size), when known."""
         return self.meta.get("feature_settings")
 
+    @property
+    def training_videos(self) -> list[str]:
+        """The paths of the videos it was fitted on, when recorded."""
+        return [str(v) for v in self.meta.get("training_videos") or []]
+
     def _run(self, table: pd.DataFrame | str | Path) -> list[Any]:
         frame = load_table(table)
         x = feature_matrix(frame, self.columns, str(frame.attrs.get("vidlearn", {}).get("path", "feature table")))
@@ -243,17 +268,25 @@ class ClassicalPredictor:
         return self.session.run(None, {spec["name"]: x.astype(spec.get("dtype", "float64"))})
 
     def scores(self, table: pd.DataFrame | str | Path) -> np.ndarray:
-        """(N, len(classes)) scores (probabilities or decision values, see the module docstring)."""
-        if self.task != "classification":
+        """(N, len(classes)) scores (probabilities or decision values, see the module docstring;
+        multilabel: one score in [0, 1] per class)."""
+        if self.task == "regression":
             raise ConfigError(f"{self.path}: a regression baseline predicts values; use predict()")
         spec = self.meta.get("scores") or {}
         raw = np.asarray(self._run(table)[int(spec.get("output", 1))], dtype=np.float64)
         if spec.get("transform") == "negate":
             raw = -raw
+        if self.task == "multilabel":
+            raw = raw.reshape(len(raw), -1)
+            return 1.0 / (1.0 + np.exp(-raw)) if spec.get("sigmoid") else raw
         return align_scores(raw, self.meta.get("model_classes", self.classes), self.classes)
 
     def predict_table(self, table: pd.DataFrame | str | Path) -> np.ndarray:
-        """Predicted class names (the arg-max of :meth:`scores`) or values (regression), one per row."""
+        """Predicted class names (the arg-max of :meth:`scores`), labels over their thresholds joined
+        by ``|`` (multilabel) or values (regression), one per row."""
+        if self.task == "multilabel":
+            on = self.scores(table) >= np.asarray(self.thresholds)
+            return np.asarray(["|".join(c for c, o in zip(self.classes, row) if o) for row in on], dtype=object)
         if self.task == "classification":
             return np.asarray(self.classes, dtype=object)[self.scores(table).argmax(axis=1)]
         raw = self._run(table)[int((self.meta.get("values") or {}).get("output", 0))]
@@ -302,8 +335,12 @@ class ClassicalPredictor:
         scores = self.scores(table)
         preds = []
         for pth, row in zip(paths, scores):
-            order = np.argsort(-row, kind="stable")[: min(top_k, len(self.classes))]
-            ranked = [(self.classes[int(j)], float(row[j])) for j in order]
+            order = np.argsort(-row, kind="stable")
+            ranked = [(self.classes[int(j)], float(row[j])) for j in order[: min(top_k, len(self.classes))]]
+            if self.task == "multilabel":
+                labels = [(self.classes[int(j)], float(row[j])) for j in order if row[j] >= self.thresholds[int(j)]]
+                preds.append(Prediction(path=pth, label="|".join(sorted(c for c, _ in labels)), score=ranked[0][1], top_k=ranked, labels=labels))
+                continue
             preds.append(Prediction(path=pth, label=ranked[0][0], score=ranked[0][1], top_k=ranked))
         return preds, skipped
 
@@ -345,7 +382,14 @@ def load_baseline(path: str | Path) -> ClassicalPredictor:
         raise ArtifactError(p / META_FILE, f"unknown task {task!r}")
     if not isinstance(meta.get("columns"), list) or not all(isinstance(v, str) for v in meta["columns"]):
         raise ArtifactError(p / META_FILE, "columns must be a list of strings")
-    if task == "classification":
+    if task == "multilabel":
+        classes, thresholds = meta.get("classes"), meta.get("thresholds")
+        if not isinstance(classes, list) or not all(isinstance(v, str) for v in classes):
+            raise ArtifactError(p / META_FILE, "classes must be a list of strings")
+        if not (isinstance(thresholds, list) and len(thresholds) == len(classes)
+                and all(isinstance(t, (int, float)) and not isinstance(t, bool) and 0 <= t <= 1 for t in thresholds)):
+            raise ArtifactError(p / META_FILE, "a multilabel model needs one threshold in [0, 1] per class")
+    elif task == "classification":
         if not isinstance(meta.get("classes"), list) or not all(isinstance(v, str) for v in meta["classes"]):
             raise ArtifactError(p / META_FILE, "classes must be a list of strings")
         if (meta.get("scores") or {}).get("transform", "none") not in ("none", "negate"):

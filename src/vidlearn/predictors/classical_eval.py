@@ -40,7 +40,17 @@ def evaluate_classical(model: Any, records: Sequence[VideoRecord], out: str | Pa
     run = Path(out)
     run.mkdir(parents=True, exist_ok=True)
     truth = table["target"].tolist()
-    if model.task == "classification":
+    if model.task == "multilabel":
+        from vidlearn.tasks.multilabel import multi_hot, multilabel_metrics, per_class_markdown
+
+        scores = model.scores(table)
+        video = multilabel_metrics(multi_hot([str(t) for t in truth], model.classes), scores, model.classes,
+                                   thresholds=model.thresholds, level="video")
+        atomic_write_text(run / "per_class.md", per_class_markdown(video) + "\n")
+        predicted = model.predict_table(table)
+        rows = [{"path": p, "true": str(t), "predicted": str(q), "score": float(s.max())}
+                for p, t, q, s in zip(table["path"], truth, predicted, scores)]
+    elif model.task == "classification":
         scores = model.scores(table)
         video = classification_metrics([model.classes.index(str(t)) for t in truth], scores, model.classes, level="video")
         plot_confusion_matrix(np.asarray(video["confusion_matrix"]), model.classes, run / "confusion.png")

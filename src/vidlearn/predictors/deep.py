@@ -47,6 +47,7 @@ class DeepPredictor:
         self.sampler = self.reader.sampler
         self.crops = self.reader.crops
         self.window_transform = build_transform(config.transform, train=False, crops=1)  # timeline windows
+        self.training_videos: list[str] = []  # the paths it was trained on (from the artifact), when known
 
     @classmethod
     def load(cls, path: str | Path, *, device: torch.device | None = None) -> "DeepPredictor":
@@ -57,6 +58,7 @@ class DeepPredictor:
         art = load_artifact(path)
         predictor = cls(art.build_model(build_model), art.config, art.class_names, device=device)
         predictor.path = Path(path)
+        predictor.training_videos = [str(v) for v in art.meta.get("training_videos") or []]
         return predictor
 
     @property
@@ -101,15 +103,20 @@ class DeepPredictor:
 
     @torch.no_grad()
     def outputs(self, clips: torch.Tensor) -> np.ndarray:
-        """Per-view probabilities (classification) or values (regression) for (V, C, T, H, W)
+        """Per-view probabilities (classification: softmax; multilabel: a sigmoid per class) or values (regression) for (V, C, T, H, W)
         clips, or (V, T, F) feature rows for a feature-sequence model."""
         return self.task_object.decode(self.model(clips.to(self.device)).float()).cpu().numpy()
 
     def _prediction(self, path: str, scores: np.ndarray, top_k: int, start=None, end=None) -> Prediction:
         if self.is_regression:
             return Prediction(path=path, value=float(scores[0]), start=start, end=end)
-        order = np.argsort(-scores)[: max(1, top_k)]
-        top = [(self.class_names[i], float(scores[i])) for i in order]
+        ranked = np.argsort(-scores, kind="stable")
+        top = [(self.class_names[i], float(scores[i])) for i in ranked[: max(1, top_k)]]
+        if self.config.task.kind == "multilabel":  # every class over its threshold
+            on = self.task_object.decide(scores)
+            labels = [(self.class_names[i], float(scores[i])) for i in ranked if on[i]]
+            return Prediction(path=path, label="|".join(sorted(c for c, _ in labels)), score=top[0][1], top_k=top,
+                              start=start, end=end, labels=labels)
         return Prediction(path=path, label=top[0][0], score=top[0][1], top_k=top, start=start, end=end)
 
     def predict_video(self, path: str | Path, *, top_k: int = 1) -> Prediction:

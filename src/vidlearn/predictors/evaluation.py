@@ -1,5 +1,6 @@
 """Evaluation: run a model over records with multi-view test sampling, then compute clip-level
-(each view on its own) and video-level (mean of the views' scores) metrics."""
+(each view on its own) and video-level (mean of the views' scores) metrics. A multi-label model's
+thresholds are chosen here too (`choose_task_thresholds`, on the validation videos)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from vidlearn.config import CLASS_TASKS, ExperimentConfig
+from vidlearn.config import CLASS_TASKS, LABEL_TASKS, ExperimentConfig
 from vidlearn.data.records import VideoRecord
 from vidlearn.reports import predictions_from_scores, write_predictions_csv
 from vidlearn.tasks.task import build_task
@@ -21,8 +22,9 @@ from vidlearn.tasks.task import build_task
 class Scores:
     """Model outputs for the records that could be read.
 
-    `view_outputs` is (N, V, K): per-view probabilities (classification) or values (regression,
-    K = 1, in target units); `indices` are positions in the input record list."""
+    `view_outputs` is (N, V, K): per-view probabilities (classification: softmax; multilabel: a
+    sigmoid per class) or values (regression, K = 1, in target units); `indices` are positions in
+    the input record list."""
 
     indices: np.ndarray
     view_outputs: np.ndarray
@@ -88,7 +90,14 @@ def metrics_from_scores(
     n, v = scores.view_outputs.shape[:2]
     if n == 0:
         raise ValueError("no video could be evaluated")
-    if cfg.task.kind in CLASS_TASKS:
+    if cfg.task.kind == "multilabel":
+        from vidlearn.tasks.multilabel import multi_hot
+
+        task = build_task(cfg.task)
+        y = multi_hot([records[i].target for i in scores.indices], class_names)
+        video = task.metrics(y, scores.video_outputs, class_names, level="video")
+        clip = task.metrics(np.repeat(y, v, axis=0), scores.view_outputs.reshape(n * v, -1), class_names, level="clip")
+    elif cfg.task.kind in CLASS_TASKS:
         idx = {c: i for i, c in enumerate(class_names)}
         y = np.array([idx[records[i].target] for i in scores.indices])
         video = classification_metrics(y, scores.video_outputs, class_names, level="video")
@@ -103,7 +112,8 @@ def metrics_from_scores(
 def write_report_files(
     out_dir: Path, metrics: dict[str, Any], class_names: list[str], *, scores: Scores | None = None, records: list[VideoRecord] | None = None
 ) -> dict[str, Path]:
-    """metrics.json, confusion.png and per_class.md (classification) or scatter.png (regression)."""
+    """metrics.json, confusion.png and per_class.md (classification), per_class.md with each
+    class's AP and threshold (multilabel) or scatter.png (regression)."""
     from vidlearn.tasks.metrics import write_metrics
     from vidlearn.tasks.plots import (
         per_class_table,
@@ -121,6 +131,13 @@ def write_report_files(
         table = out_dir / "per_class.md"
         atomic_write_text(table, per_class_table(video) + "\n")
         files["per_class"] = table
+    elif video.get("task") == "multilabel":
+        from vidlearn.fsutil import atomic_write_text
+        from vidlearn.tasks.multilabel import per_class_markdown
+
+        table = out_dir / "per_class.md"
+        atomic_write_text(table, per_class_markdown(video) + "\n")
+        files["per_class"] = table
     elif scores is not None and records is not None and len(scores.indices):
         y = np.array([float(records[i].target) for i in scores.indices])
         files["scatter"] = plot_regression_scatter(y, scores.video_outputs[:, 0], out_dir / "scatter.png")
@@ -131,11 +148,28 @@ def evaluate_and_report(
     model: torch.nn.Module, records: list[VideoRecord], cfg: ExperimentConfig, out_dir: Path, *, cache=None, progress: bool = False
 ) -> tuple[dict[str, Any], dict[str, Path]]:
     """Multi-view evaluation of `model` on `records`; writes metrics.json and the pictures."""
-    class_to_idx = {c: i for i, c in enumerate(cfg.task.classes)} if cfg.task.kind in CLASS_TASKS else None
+    class_to_idx = {c: i for i, c in enumerate(cfg.task.classes)} if cfg.task.kind in LABEL_TASKS else None
     scores = score_records(model, records, cfg, class_to_idx=class_to_idx, cache=cache, progress=progress)
     metrics = metrics_from_scores(scores, records, cfg, cfg.task.classes)
     files = write_report_files(out_dir, metrics, cfg.task.classes, scores=scores, records=records)
     # per-video predictions (for the report's misclassified thumbnails); not part of the artifact
-    classes = cfg.task.classes if cfg.task.kind in CLASS_TASKS else None
-    write_predictions_csv(out_dir / "predictions.csv", predictions_from_scores(scores, records, classes))
+    classes = cfg.task.classes if cfg.task.kind in LABEL_TASKS else None
+    thresholds = metrics["video"]["thresholds"] if cfg.task.kind == "multilabel" else None
+    write_predictions_csv(out_dir / "predictions.csv", predictions_from_scores(scores, records, classes, thresholds=thresholds))
     return metrics, files
+
+
+def choose_task_thresholds(
+    model: torch.nn.Module, records: list[VideoRecord], cfg: ExperimentConfig, *, cache: Any = None, progress: bool = False
+) -> list[float]:
+    """A multi-label model's per-class thresholds: the best F1 of each class on ``records`` (the
+    validation videos, scored as in evaluation: the mean of the test views); 0.5 for a class they
+    cannot decide (no positive or no negative video, or no video read)."""
+    from vidlearn.tasks.multilabel import DEFAULT_THRESHOLD, choose_thresholds, multi_hot
+
+    classes = list(cfg.task.classes)
+    scores = score_records(model, records, cfg, class_to_idx={c: i for i, c in enumerate(classes)}, cache=cache, progress=progress)
+    if not len(scores.indices):
+        return [DEFAULT_THRESHOLD] * len(classes)
+    truth = multi_hot([records[i].target for i in scores.indices], classes)
+    return choose_thresholds(truth, scores.video_outputs)

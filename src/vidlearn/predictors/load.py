@@ -27,3 +27,4 @@ fetched: its classes and preprocessing come with it). Reads safetensors, JSON an
 
         return predictor_from_weights(str(path), device=None if device is None else torch.device(device))
     return DeepPredictor.load(path, device=None if device is None else torch.device(device))
+

@@ -1,5 +1,6 @@
 """The cluster map: a 2-D picture (PCA or t-SNE) of the clustered videos, coloured by cluster, with
-each video's middle frame as a thumbnail."""
+each video's middle frame as a thumbnail beside its point. The points, whose marker shape is the
+video's true label, are drawn above the thumbnails, so that no thumbnail hides one."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from vidlearn.reports import thumbnails
 from vidlearn.tasks.cluster_result import ClusterResult
 from vidlearn.tasks.clustering import NOISE, Projection, project
 
-__all__ = ["THUMBNAILS_MAX_VIDEOS", "middle_frame", "plot_cluster_map"]
+__all__ = ["THUMBNAILS_MAX_VIDEOS", "cluster_map_figure", "middle_frame", "plot_cluster_map"]
 
 THUMBNAILS_MAX_VIDEOS = 100
 
@@ -39,16 +40,35 @@ def plot_cluster_map(
     seed: int = 0,
     frame_reader: Callable[[Path], np.ndarray | None] | None = None,
 ) -> Path:
+    """`path` (PNG, atomically): the map of `cluster_map_figure` (same arguments)."""
+    from vidlearn.tasks.plots import save_png
+
+    fig = cluster_map_figure(result, projection=projection, thumbnails=thumbnails, base_dir=base_dir,
+                             thumb_size=thumb_size, seed=seed, frame_reader=frame_reader)
+    return save_png(fig, path)
+
+
+def cluster_map_figure(
+    result: ClusterResult,
+    *,
+    projection: Projection = "pca",
+    thumbnails: bool | None = None,
+    base_dir: str | Path | None = None,
+    thumb_size: int = 40,
+    seed: int = 0,
+    frame_reader: Callable[[Path], np.ndarray | None] | None = None,
+) -> Any:
     """A 2-D map of the videos (PCA of the clustered features, or t-SNE) coloured by cluster, with
     markers by label when there are labels, and -- by default for at most 100 videos -- a small
-    thumbnail of each video's middle frame framed in its cluster's colour. Videos whose frame
-    cannot be read are drawn as plain points. Relative paths are looked up under ``base_dir``.
-    Written atomically as PNG (Agg canvas)."""
+    thumbnail of each video's middle frame framed in its cluster's colour, set just above its
+    point and tied to it by a short line; the points stay on top of every thumbnail. Videos whose
+    frame cannot be read are drawn as plain points. Relative paths are looked up under
+    ``base_dir``. Returns the Matplotlib figure (Agg canvas)."""
     from matplotlib import colormaps
     from matplotlib.lines import Line2D
     from matplotlib.offsetbox import AnnotationBbox, OffsetImage
 
-    from vidlearn.tasks.plots import new_figure, save_png
+    from vidlearn.tasks.plots import new_figure
 
     xy, (xlabel, ylabel) = project(result.embedding, projection, seed)
     clusters = result.clusters
@@ -72,14 +92,14 @@ def plot_cluster_map(
     for c in ids:
         sel = clusters == c
         if labels is None:
-            ax.scatter(xy[sel, 0], xy[sel, 1], s=36, color=colour[c], edgecolors="black", linewidths=0.4, zorder=2)
+            ax.scatter(xy[sel, 0], xy[sel, 1], s=44, color=colour[c], edgecolors="black", linewidths=0.6, zorder=4)
             continue
         for name in [*label_names, None]:
             pick = sel & (labels.isna().to_numpy() if name is None else (labels.astype(str) == name).to_numpy())
             if pick.any():
                 ax.scatter(
-                    xy[pick, 0], xy[pick, 1], s=36, color=colour[c], marker=marker_of.get(name, "."),
-                    edgecolors="black", linewidths=0.4, zorder=2,
+                    xy[pick, 0], xy[pick, 1], s=44, color=colour[c], marker=marker_of.get(name, "."),
+                    edgecolors="black", linewidths=0.6, zorder=4,
                 )
 
     shown = 0
@@ -91,9 +111,12 @@ def plot_cluster_map(
             if frame is None:
                 continue
             zoom = thumb_size / max(frame.shape[0], frame.shape[1])
+            # above its point (offset in points, whatever the axes' scale), tied to it by a line
             box = AnnotationBbox(
-                OffsetImage(frame, zoom=zoom), (xy[i, 0], xy[i, 1]), frameon=True, pad=0.1,
-                bboxprops={"edgecolor": colour[clusters[i]], "linewidth": 2.0}, zorder=3,
+                OffsetImage(frame, zoom=zoom), (xy[i, 0], xy[i, 1]), xybox=(0.0, 0.5 * thumb_size + 10.0),
+                boxcoords="offset points", frameon=True, pad=0.1,
+                bboxprops={"edgecolor": colour[clusters[i]], "linewidth": 2.0},
+                arrowprops={"arrowstyle": "-", "color": colour[clusters[i]], "linewidth": 0.8}, zorder=3,
             )
             ax.add_artist(box)
             shown += 1
@@ -116,7 +139,7 @@ def plot_cluster_map(
     ax.grid(True, alpha=0.3)
     head, _, rest = result.summary().partition(", ")
     ax.set_title(f"{head}\n{rest}  [{', '.join(result.features)}]", fontsize=9)
-    return save_png(fig, path)
+    return fig
 
 
 def _resolve(raw: Any, base: Path | None) -> Path:

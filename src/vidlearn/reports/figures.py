@@ -1,5 +1,6 @@
 """Pictures on a report page, embedded as base64 data URIs so that the page needs no other file:
-plots (PNG, JPEG, GIF, WebP or SVG files) and middle-frame thumbnails of videos.
+plots (PNG, JPEG, GIF, WebP or SVG files) and moving thumbnails of videos (a few frames spread
+over the video, as a looping animated WebP).
 
 `picture` and `Thumbs.thumb` return what the `figure` and `thumb` macros of
 templates/blocks.html.j2 draw: a picture that cannot be read becomes a short note in the page,
@@ -70,7 +71,7 @@ def picture(image: str | Path | bytes, alt: str, *, caption: str | None = None, 
 
 @dataclass(frozen=True)
 class Thumb:
-    """The middle frame of a video (`src`, a data URI, or None and `error`), with its caption
+    """The moving thumbnail of a video (`src`, a data URI, or None and `error`), with its caption
     lines (the video's short name first) and its full path (shown on hover)."""
 
     path: str
@@ -90,21 +91,26 @@ def display_name(pred: Mapping[str, Any]) -> str:
 
 
 class Thumbs:
-    """Middle-frame thumbnails of the videos of prediction rows, decoded once per
-    (path, start, end): a video that cannot be read gets the reason instead."""
+    """Moving thumbnails (`frames` frames over the video or segment) of the videos of
+    prediction rows, decoded once per (path, start, end): a video that cannot be read gets the
+    reason instead."""
 
-    def __init__(self, short_side: int = THUMB_SHORT_SIDE) -> None:
+    def __init__(self, short_side: int = THUMB_SHORT_SIDE, frames: int | None = None) -> None:
+        from vidlearn.reports.thumbnails import MOVING_FRAMES
+
         self.short_side = short_side
+        self.frames = MOVING_FRAMES if frames is None else frames
         self.cache: dict[tuple, tuple[str | None, str | None]] = {}
 
     def __call__(self, pred: Mapping[str, Any]) -> tuple[str | None, str | None]:
         """(data URI, None) or (None, why not) for the video of a prediction row."""
         key = (str(pred.get("path")), pred.get("start"), pred.get("end"))
         if key not in self.cache:
-            from vidlearn.reports.thumbnails import thumbnail_jpeg
+            from vidlearn.reports.thumbnails import animated_thumbnail
 
             try:
-                self.cache[key] = (data_uri(thumbnail_jpeg(key[0], start=num(key[1]), end=num(key[2]), short_side=self.short_side)), None)
+                pic = animated_thumbnail(key[0], start=num(key[1]), end=num(key[2]), frames=self.frames, short_side=self.short_side)
+                self.cache[key] = (data_uri(pic), None)
             except Exception as exc:  # noqa: BLE001 - one unreadable video must not lose the report
                 reason = getattr(exc, "reason", None) or f"{exc.__class__.__name__}: {exc}"
                 self.cache[key] = (None, str(reason))

@@ -12,8 +12,10 @@ to show)::
     curves          learning curves                         (images["curves"])
     confusion       confusion matrix (pooled over folds)    (images["confusion"])
     scatter         regression: predicted vs true           (images["scatter"])
+    timeline        a long video's predictions over time, with its frames (images["timeline"])
     per-class       per-class precision / recall / F1 / support
-    confused-pairs  the most confused class pairs, with thumbnails of misclassified videos
+    confused-pairs  the most confused class pairs, with moving thumbnails of misclassified videos
+    correct         per class, moving thumbnails of videos it got right
     errors          regression: the largest errors, with thumbnails
     <custom>        the caller's `sections`, in their order
     figures         any other images
@@ -68,8 +70,10 @@ BUILTIN_SECTION_IDS = (
     "curves",
     "confusion",
     "scatter",
+    "timeline",
     "per-class",
     "confused-pairs",
+    "correct",
     "errors",
     "figures",
     "skipped",
@@ -191,11 +195,11 @@ def write_html_report(
     - `metrics`: see the module docstring (run metrics, one level, a CV summary or any dict).
     - `config`: an ExperimentConfig or a dict; shown as YAML.
     - `sections`: extra `Section`s (a built-in id replaces that section).
-    - `images`: name -> PNG/JPEG/SVG file; "curves", "confusion" and "scatter" get their own
-      sections, any other name goes to "figures".
+    - `images`: name -> PNG/JPEG/SVG file; "curves", "confusion", "scatter" and "timeline" get
+      their own sections, any other name goes to "figures".
     - `predictions`: per-video rows ``{"path", "true", "predicted", "score", ["start", "end"]}``;
-      classification: thumbnails (middle frame) of the misclassified videos of the most confused
-      pairs; regression: the largest errors.
+      classification: moving thumbnails (a few frames each) of the misclassified videos of the
+      most confused pairs and of correct ones per class; regression: the largest errors.
     - `timing`: step -> seconds (numbers are shown as durations, strings as they are).
     - `info`: extra facts for the summary (model, data, epochs ...).
     - `links`: label -> relative URL of related reports (fold names link in the folds table).

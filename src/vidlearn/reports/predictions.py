@@ -2,7 +2,8 @@
 
 Columns: ``path,true,predicted,score,start,end`` — `score` is the probability of the predicted
 class (classification; empty for regression), `start`/`end` the segment in seconds (empty for
-the whole video). One row per video that could be evaluated, in record order."""
+the whole video). Multi-label: `true` and `predicted` are label sets joined by ``|`` and `score`
+is the highest class score. One row per video that could be evaluated, in record order."""
 
 from __future__ import annotations
 
@@ -20,16 +21,21 @@ __all__ = ["PREDICTION_COLUMNS", "predictions_from_scores", "read_predictions_cs
 PREDICTION_COLUMNS = ("path", "true", "predicted", "score", "start", "end")
 
 
-def predictions_from_scores(scores: Any, records: Sequence[Any], class_names: Sequence[str] | None = None) -> list[dict[str, Any]]:
+def predictions_from_scores(scores: Any, records: Sequence[Any], class_names: Sequence[str] | None = None, *,
+                            thresholds: Sequence[float] | None = None) -> list[dict[str, Any]]:
     """Rows for `write_predictions_csv` from an `engine.evaluate.Scores` and the evaluated
     records: with `class_names` (classification) the argmax of the view-averaged probabilities and
-    its probability; without (regression) the view-averaged value."""
+    its probability; with `thresholds` too (multilabel) the classes whose score reaches their
+    threshold, joined by ``|``; without (regression) the view-averaged value."""
     outputs = scores.video_outputs
     rows = []
     for pos, i in enumerate(scores.indices):
         rec = records[int(i)]
         out = outputs[pos]
-        if class_names:
+        if class_names and thresholds is not None:
+            predicted = "|".join(c for c, s, t in zip(class_names, out, thresholds) if s >= t)
+            score = float(out.max())
+        elif class_names:
             k = int(out.argmax())
             predicted: Any = class_names[k]
             score: float | None = float(out[k])

@@ -21,7 +21,7 @@ from vidlearn.progress import Echo
 
 __all__ = ["write_cv_report", "write_run_report"]
 
-_RESULT_IMAGES = ("curves", "confusion", "scatter")
+_RESULT_IMAGES = ("curves", "confusion", "scatter", "timeline")
 
 
 def _warn(echo: Echo | None) -> Echo:
@@ -44,7 +44,7 @@ def write_run_report(
     strict: bool = False,
 ) -> Path | None:
     """Write `out_dir/report.html` from what the run left in `out_dir`: metrics.json (unless
-    `metrics` is given), curves.png / confusion.png / scatter.png (plus `images`) and
+    `metrics` is given), curves.png / confusion.png / scatter.png / timeline.png (plus `images`) and
     predictions.csv (unless `predictions` is given). `timing` is also saved as timing.json.
     Returns the report's path, or None when it could not be written."""
     out = Path(out_dir)

@@ -16,7 +16,9 @@ from vidlearn.reports.figures import THUMB_SHORT_SIDE, Thumbs, display_name, pic
 from vidlearn.reports.formatting import fmt, format_duration, mean_std, num, pct
 from vidlearn.reports.shapes import (
     LOCALIZATION_KEYS,
+    MULTILABEL_KEYS,
     REGRESSION_KEYS,
+    chance_level,
     classification_keys,
     confused_pairs,
     cv_keys,
@@ -29,13 +31,30 @@ from vidlearn.reports.shapes import (
 )
 from vidlearn.reports.templating import Table
 
-__all__ = ["MAX_ERRORS", "MAX_SKIPPED", "MAX_THUMB_PAIRS", "MAX_THUMBS_PER_PAIR", "NAMED_IMAGES", "Part", "build"]
+__all__ = [
+    "MAX_CORRECT_CLASSES",
+    "MAX_CORRECT_PER_CLASS",
+    "MAX_ERRORS",
+    "MAX_SKIPPED",
+    "MAX_THUMB_PAIRS",
+    "MAX_THUMBS_PER_PAIR",
+    "NAMED_IMAGES",
+    "Part",
+    "build",
+]
 
 MAX_THUMBS_PER_PAIR = 6
 MAX_THUMB_PAIRS = 6  # pairs that get example videos (each thumbnail is one decode)
+MAX_CORRECT_PER_CLASS = 3  # right answers shown per class (the most confident first)
+MAX_CORRECT_CLASSES = 30  # classes that get examples (each thumbnail is one decode of a few frames)
 MAX_ERRORS = 8
 MAX_SKIPPED = 200
-NAMED_IMAGES = {"curves": "Learning curves", "confusion": "Confusion matrix", "scatter": "Predicted vs true"}
+NAMED_IMAGES = {
+    "curves": "Learning curves",
+    "confusion": "Confusion matrix",
+    "scatter": "Predicted vs true",
+    "timeline": "Timeline",
+}
 
 
 @dataclass(frozen=True)
@@ -71,6 +90,8 @@ def build(
         if main.get("task") != "regression":
             built["per-class"] = per_class(main)
             built["confused-pairs"] = confused(main, predictions, thumbs)
+            if predictions:
+                built["correct"] = correct(main, predictions, thumbs)
         elif predictions:
             built["errors"] = errors(predictions, thumbs)
         if is_cv(main) and isinstance(metrics, Mapping):
@@ -96,6 +117,13 @@ def summary(metrics: Mapping[str, Any] | None, info: Mapping[str, Any] | None, l
         if main.get("classes"):
             cls = list(main["classes"])
             facts["classes"] = f"{len(cls)}: " + ", ".join(map(str, cls[:20])) + (" …" if len(cls) > 20 else "")
+        chance = chance_level(main) if main.get("task") != "regression" else None
+        if chance is not None:
+            facts["chance level"] = (
+                f"accuracy {pct(chance['majority'])} by always answering the largest class "
+                f"({chance['majority_class']}), {pct(chance['uniform'])} by guessing uniformly"
+                + "".join(f"; {k[:3]}-{k[3:]} {pct(v)}" for k, v in chance["top_k"].items())
+            )
     facts.update(info or {})
     table = None
     if main is not None:
@@ -123,13 +151,21 @@ def _cards(main: Mapping[str, Any] | None) -> list[tuple[str, str]]:
     if is_cv(main):
         m = main["metrics"]
         cards += [(f"{label} (mean ± std)", mean_std(m.get(key))) for label, key in cv_keys(main)[:4]]
+        chance = chance_level(main) if main.get("task") != "regression" else None
+        if chance is not None:
+            cards.append(("chance (largest class)", pct(chance["majority"])))
         cards.append(("folds", str(main.get("n_folds", "—"))))
     elif main.get("task") == "regression":
         cards += [(label, fmt(main.get(key))) for label, key in REGRESSION_KEYS]
     elif main.get("task") == "localization":
         cards += [(label, fmt(get(main, key))) for label, key in LOCALIZATION_KEYS if label in ("mAP@0.5", "mAP@0.7", "F1@50", "edit score")]
+    elif main.get("task") == "multilabel":
+        cards += [(label, fmt(get(main, key))) for label, key in MULTILABEL_KEYS[:3]]
     else:
         cards.append(("accuracy", pct(main.get("accuracy"))))
+        chance = chance_level(main)
+        if chance is not None:
+            cards.append(("chance (largest class)", pct(chance["majority"])))
         cards += [(f"{k[:3]}-{k[3:]} accuracy", pct(v)) for k, v in sorted((main.get("top_k") or {}).items()) if k != "top1"]
         cards.append(("macro F1", fmt(get(main, "macro.f1"))))
     level_name = str(main.get("level") or "")
@@ -144,8 +180,12 @@ def _levels_table(found: Mapping[str, Mapping[str, Any]], main: Mapping[str, Any
         rows = [[label] + [mean_std((found[n].get("metrics") or {}).get(key)) for n in names] for label, key in cv_keys(main)]
         rows.append(["n (all folds)"] + [found[n].get("n", "—") for n in names])
     else:
-        keys = {"regression": REGRESSION_KEYS, "localization": LOCALIZATION_KEYS}.get(str(main.get("task")), None) or classification_keys(main)
+        keys = {"regression": REGRESSION_KEYS, "localization": LOCALIZATION_KEYS, "multilabel": MULTILABEL_KEYS}.get(
+            str(main.get("task")), None) or classification_keys(main)
         rows = [[label] + [get(found[n], key) for n in names] for label, key in keys]
+        if main.get("task") != "regression":
+            chances = [chance_level(found[n]) for n in names]
+            rows.insert(1, ["chance accuracy (largest class)"] + [None if c is None else c["majority"] for c in chances])
         rows = [r for r in rows if any(v is not None for v in r[1:])]
         rows.append(["n"] + [found[n].get("n", "—") for n in names])
     heads = ["metric"] + [f"{n}-level" if n in ("video", "clip") else n for n in names]
@@ -208,6 +248,30 @@ def confused(main: Mapping[str, Any], predictions: Sequence[Mapping[str, Any]] |
         groups.append({"true": p["true"], "predicted": p["predicted"], "more": more, "thumbs": items})
     return Part("confused-pairs", "Most confused classes", "confused_pairs.html.j2",
                 {"table": table, "recorded": predictions is not None, "groups": groups})
+
+
+def correct(main: Mapping[str, Any], predictions: Sequence[Mapping[str, Any]], thumbs: Thumbs) -> Part | None:
+    """Per class, moving thumbnails of videos it got right (the most confident first): what the
+    model recognises, beside what it confuses. Classes in the metrics' order, up to
+    MAX_CORRECT_CLASSES of them."""
+    classes = [str(c) for c in main.get("classes") or []]
+    for q in predictions:
+        if str(q.get("true")) not in classes:
+            classes.append(str(q.get("true")))
+    groups = []
+    for name in classes[:MAX_CORRECT_CLASSES]:
+        right = [q for q in predictions if str(q.get("true")) == name and str(q.get("predicted")) == name]
+        total = sum(1 for q in predictions if str(q.get("true")) == name)
+        if not total:
+            continue
+        right.sort(key=lambda q: -(num(q.get("score")) or 0.0))
+        shown = right[:MAX_CORRECT_PER_CLASS]
+        items = [thumbs.thumb(q, [f"p({name}) = {fmt(num(q.get('score')), 2)}" if num(q.get("score")) is not None else ""]) for q in shown]
+        groups.append({"name": name, "right": len(right), "total": total, "thumbs": items})
+    if not groups:
+        return None
+    return Part("correct", "Correct examples per class", "correct.html.j2",
+                {"groups": groups, "more": max(0, len(classes) - MAX_CORRECT_CLASSES)})
 
 
 def errors(predictions: Sequence[Mapping[str, Any]], thumbs: Thumbs) -> Part | None:

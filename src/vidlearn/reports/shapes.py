@@ -17,7 +17,9 @@ from vidlearn.reports.formatting import fmt
 __all__ = [
     "MAX_PAIRS",
     "LOCALIZATION_KEYS",
+    "MULTILABEL_KEYS",
     "REGRESSION_KEYS",
+    "chance_level",
     "classification_keys",
     "confused_pairs",
     "cv_keys",
@@ -35,6 +37,10 @@ LOCALIZATION_KEYS = [
     ("mAP@0.3", "mAP.0.3"), ("mAP@0.5", "mAP.0.5"), ("mAP@0.7", "mAP.0.7"), ("mean mAP", "mAP_mean"),
     ("frame accuracy", "frame_accuracy"), ("edit score", "edit"), ("F1@10", "F1.10"), ("F1@25", "F1.25"), ("F1@50", "F1.50"),
 ]
+
+
+MULTILABEL_KEYS = [("mAP", "map"), ("micro F1", "micro.f1"), ("macro F1", "macro.f1"), ("micro precision", "micro.precision"),
+                   ("micro recall", "micro.recall"), ("subset accuracy", "subset_accuracy")]
 
 
 def levels(metrics: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any]]:
@@ -112,6 +118,8 @@ def cv_keys(level: Mapping[str, Any]) -> list[tuple[str, str]]:
     available = level.get("metrics") or {}
     if level.get("task") == "regression":
         wanted = REGRESSION_KEYS
+    elif level.get("task") == "multilabel":
+        wanted = MULTILABEL_KEYS
     else:
         wanted = [("accuracy", "accuracy")]
         wanted += [(f"{k[6:9]}-{k[9:]} accuracy", k) for k in sorted(available) if k.startswith("top_k.") and k != "top_k.top1"]
@@ -145,3 +153,34 @@ def confused_pairs(cm: Sequence[Sequence[int]], classes: Sequence[str], limit: i
                 pairs.append({"true": str(classes[i]), "predicted": str(classes[j]), "count": int(v), "fraction": int(v) / support if support else 0.0})
     pairs.sort(key=lambda p: (-p["count"], -p["fraction"], p["true"], p["predicted"]))
     return pairs[:limit]
+
+
+def chance_level(level: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What guessing scores on a classification level, from its class counts (the rows of its
+    confusion matrix, pooled over folds for a CV summary, or the per-class supports):
+    ``{"uniform": 1/K, "majority": share of the largest class, "majority_class", "top_k": {"top3": 3/K}}``,
+    or None when the counts are not there."""
+    classes = list(level.get("classes") or [])
+    cm = level.get("confusion_matrix")
+    if cm:
+        counts = [float(sum(row)) for row in cm]
+    elif level.get("per_class"):
+        counts = [float(r.get("support") or 0) for r in level["per_class"]]
+    else:
+        return None
+    total = sum(counts)
+    k = len(counts)
+    if k < 2 or total <= 0:
+        return None
+    biggest = max(range(k), key=lambda i: counts[i])
+    top_k = {}
+    for name in level.get("top_k") or {}:
+        digits = re.sub(r"\D", "", str(name))
+        if digits and int(digits) > 1:
+            top_k[name] = min(1.0, int(digits) / k)
+    return {
+        "uniform": 1.0 / k,
+        "majority": counts[biggest] / total,
+        "majority_class": str(classes[biggest]) if biggest < len(classes) else str(biggest),
+        "top_k": top_k,
+    }

@@ -172,9 +172,9 @@ def check_options(
         raise ConfigError(f"method: unknown clustering method {method!r}; choose from {', '.join(METHODS)}")
     if method in PARTITION_METHODS:
         if auto and k is not None:
-            raise ConfigError("give either k or auto=True (--k or --auto), not both")
+            raise ConfigError("give either the number of clusters (--k) or --auto, not both")
         if not auto and k is None:
-            raise ConfigError(f"{method} needs the number of clusters: give k (--k N) or auto=True (--auto)")
+            raise ConfigError(f"{method} needs the number of clusters: give --k N, or --auto to choose it by silhouette")
     elif k is not None or auto:
         raise ConfigError(f"{method} finds the number of clusters itself: leave out k (--k) and auto (--auto)")
     if method != "agglomerative" and linkage is not None:

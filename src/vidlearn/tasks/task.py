@@ -7,7 +7,8 @@ predictors and the ONNX export all decode through it, so the rule is written onc
     loss = task.loss(model(x), y)
     probabilities = task.decode(model(x))      # softmax; regression: standardisation undone
 
-New tasks (multi-label, localisation) plug in as further subclasses and `build_task` cases.
+New tasks plug in as further subclasses of `tasks.base.Task` and `build_task` cases; multi-label
+classification is `tasks.multilabel.MultiLabel` (sigmoid + binary cross-entropy, thresholds per class).
 """
 
 from __future__ import annotations
@@ -20,43 +21,19 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vidlearn.tasks.base import Task
 from vidlearn.tasks.metrics import classification_metrics, regression_metrics
+from vidlearn.tasks.multilabel import MultiLabel
 
-__all__ = ["Classification", "Regression", "Task", "build_task"]
+__all__ = ["Classification", "MultiLabel", "Regression", "Task", "batch_accuracy", "build_task"]
 
 
-class Task:
-    """The contract every task meets (see the module docstring)."""
+def batch_accuracy(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Top-1 accuracy of logits ``out`` (B, K) against class indices ``target`` (B,), by
+    torchmetrics (micro average: the share of the batch predicted right)."""
+    from torchmetrics.functional.classification import multiclass_accuracy
 
-    kind: ClassVar[str]
-    metric: ClassVar[str]  # the per-batch metric logged as "<stage>_<metric>"
-    mode: ClassVar[str]  # "max" or "min": how `monitor` improves
-
-    @property
-    def monitor(self) -> str:
-        """The validation metric that chooses the best checkpoint ("val_acc", "val_mae")."""
-        return f"val_{self.metric}"
-
-    def num_outputs(self, num_classes: int) -> int:
-        """How many outputs the network's head has."""
-        raise NotImplementedError
-
-    def loss(self, out: torch.Tensor, target: torch.Tensor, *, weight: torch.Tensor | None = None) -> torch.Tensor:
-        """The training loss of raw outputs ``(B, K)`` against targets ``(B,)``."""
-        raise NotImplementedError
-
-    def decode(self, out: torch.Tensor) -> torch.Tensor:
-        """Raw outputs -> predictions: ``(..., K)`` probabilities, or ``(..., 1)`` target values.
-        Plain torch ops, so an exported graph computes it too."""
-        raise NotImplementedError
-
-    def batch_metric(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """The value of ``metric`` on one batch of raw outputs (for the progress log)."""
-        raise NotImplementedError
-
-    def metrics(self, truth: Sequence[Any], predictions: np.ndarray, class_names: Sequence[str], *, level: str) -> dict[str, Any]:
-        """The metrics.json entry for decoded ``predictions`` against ``truth`` (class indices or values)."""
-        raise NotImplementedError
+    return multiclass_accuracy(out.detach(), target.detach().long(), num_classes=int(out.shape[-1]), average="micro", validate_args=False)
 
 
 @dataclass(frozen=True)
@@ -78,7 +55,7 @@ class Classification(Task):
         return out.softmax(-1)
 
     def batch_metric(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return (out.argmax(-1) == target).float().mean()
+        return batch_accuracy(out, target)
 
     def metrics(self, truth: Sequence[Any], predictions: np.ndarray, class_names: Sequence[str], *, level: str) -> dict[str, Any]:
         return classification_metrics(list(truth), predictions, list(class_names), level=level)
@@ -123,8 +100,9 @@ class Regression(Task):
 
 
 def build_task(task_cfg: Any, *, loss: str = "auto", label_smoothing: float = 0.0) -> Task:
-    """The Task of a config's ``task`` section (``kind``, and for regression the target's mean and
-    standard deviation), with the loss options of its ``optim`` section."""
+    """The Task of a config's ``task`` section (``kind``; for regression the target's mean and
+    standard deviation, for multilabel the per-class thresholds), with the loss options of its
+    ``optim`` section."""
     if task_cfg.kind == "classification":
         return Classification(label_smoothing=float(label_smoothing))
     if task_cfg.kind == "regression":
@@ -133,4 +111,6 @@ def build_task(task_cfg: Any, *, loss: str = "auto", label_smoothing: float = 0.
         from vidlearn.tasks.localization import Localization
 
         return Localization(label_smoothing=float(label_smoothing), background=str(getattr(task_cfg, "background", "background")))
+    if task_cfg.kind == "multilabel":
+        return MultiLabel(tuple(float(t) for t in getattr(task_cfg, "thresholds", None) or ()))
     raise ValueError(f"unknown task kind {task_cfg.kind!r}")

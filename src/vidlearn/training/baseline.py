@@ -55,6 +55,7 @@ nothing from the file."""
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -80,6 +81,7 @@ from vidlearn.training.baseline_report import write_baseline_html, write_baselin
 
 __all__ = [
     "CLASSIFIERS",
+    "MULTILABEL_ESTIMATORS",
     "REGRESSORS",
     "FittedBaseline",
     "estimators",
@@ -95,14 +97,18 @@ CLASSIFIERS = ("svm", "logreg", "knn", "rf")
 REGRESSORS = ("svm", "ridge", "knn", "rf")
 
 
+MULTILABEL_ESTIMATORS = ("svm", "logreg", "knn")  # one-vs-rest (a forest's ONNX graph fails on float64 input)
+
+
 _ALIASES = {"svr": "svm", "svc": "svm"}
 
 
 
 
 def estimators(task: str = "classification") -> tuple[str, ...]:
-    """The estimator names a task accepts (``svm`` is SVC for classification, SVR for regression)."""
-    return CLASSIFIERS if check_task(task) == "classification" else REGRESSORS
+    """The estimator names a task accepts (``svm`` is SVC for classification, SVR for regression;
+    multilabel fits one binary classifier per class, one-vs-rest)."""
+    return {"classification": CLASSIFIERS, "multilabel": MULTILABEL_ESTIMATORS}.get(check_task(task), REGRESSORS)
 
 
 def _estimator(name: str, task: str, seed: int, options: Mapping[str, Any]) -> Any:
@@ -110,7 +116,7 @@ def _estimator(name: str, task: str, seed: int, options: Mapping[str, Any]) -> A
 
     forest = {"n_estimators": 300, "random_state": seed, "n_jobs": 1}
     defaults: dict[str, tuple[type, dict[str, Any]]]
-    if check_task(task) == "classification":
+    if check_task(task) in ("classification", "multilabel"):
         defaults = {
             "svm": (svm.SVC, {"kernel": "rbf", "C": 1.0, "gamma": "scale", "break_ties": True}),
             "logreg": (linear_model.LogisticRegression, {"C": 1.0, "max_iter": 5000}),
@@ -127,11 +133,18 @@ def _estimator(name: str, task: str, seed: int, options: Mapping[str, Any]) -> A
     key = _ALIASES.get(name, name)
     if key not in defaults:
         raise ConfigError(f"baseline.estimator: unknown {task} estimator {name!r}; choose from {', '.join(defaults)}")
+    if task == "multilabel" and key not in MULTILABEL_ESTIMATORS:
+        raise ConfigError(f"baseline.estimator: {name!r} is not available for multilabel; choose from {', '.join(MULTILABEL_ESTIMATORS)}")
     cls, params = defaults[key]
     try:
-        return cls(**{**params, **dict(options)})
+        estimator = cls(**{**params, **dict(options)})
     except TypeError as exc:
         raise ConfigError(f"baseline.options: {exc}") from None
+    if task == "multilabel":
+        from sklearn.multiclass import OneVsRestClassifier
+
+        return OneVsRestClassifier(estimator)
+    return estimator
 
 
 def make_pipeline(estimator: str = "svm", *, task: str = "classification", pca: int | None = None, seed: int = 0,
@@ -158,6 +171,8 @@ def _fit(pipe: Any, x: np.ndarray, y: np.ndarray) -> Any:
     clf = pipe.named_steps["clf"]
     if hasattr(clf, "n_neighbors"):
         clf.set_params(n_neighbors=int(min(clf.n_neighbors, x.shape[0])))
+    if hasattr(getattr(clf, "estimator", None), "n_neighbors"):  # one-vs-rest k-NN
+        clf.set_params(estimator__n_neighbors=int(min(clf.estimator.n_neighbors, x.shape[0])))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=UserWarning)
         pipe.fit(x, y)
@@ -179,6 +194,14 @@ def _scores(pipe: Any, x: np.ndarray, classes: Sequence[str]) -> np.ndarray:
     return align_scores(raw, [str(c) for c in clf.classes_], classes)
 
 
+def multilabel_scores(pipe: Any, x: np.ndarray) -> np.ndarray:
+    """(N, K) one-vs-rest scores in [0, 1]: the classifiers' probabilities, or for SVC the sigmoid
+    of its decision values (0.5 is its own decision boundary)."""
+    if hasattr(pipe.named_steps["clf"], "predict_proba"):
+        return np.asarray(pipe.predict_proba(x), dtype=np.float64)
+    return 1.0 / (1.0 + np.exp(-np.asarray(pipe.decision_function(x), dtype=np.float64).reshape(len(x), -1)))
+
+
 def _labelled_rows(table: pd.DataFrame, group: str | None, source: str, echo: Echo,
                    task: str) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
     """The rows with a target, their targets (class indices, or floats for regression) and the
@@ -193,12 +216,20 @@ def _labelled_rows(table: pd.DataFrame, group: str | None, source: str, echo: Ec
         echo(f"ignoring {len(table) - len(labelled)} row(s) without a target")
     target = labelled["target"]
     numeric = pd.api.types.is_numeric_dtype(target) and not pd.api.types.is_bool_dtype(target)
+    if task == "multilabel":
+        from vidlearn.data.records import split_labels
+        from vidlearn.tasks.multilabel import multi_hot
+
+        texts = [str(t) for t in target]
+        classes = sorted({label for t in texts for label in split_labels(t)})
+        if len(classes) < 2:
+            raise DataSourceError(source, [f"need at least 2 classes for multilabel, found {classes}"])
+        return labelled, multi_hot(texts, classes).astype(np.int64), classes
     if task == "regression":
         values = pd.to_numeric(target, errors="coerce").to_numpy(dtype=np.float64)
         bad = [i for i in range(len(values)) if not np.isfinite(values[i])]
         if bad:
-            shown = [f"{labelled['path'].iloc[i]}: target {target.iloc[i]!r} is not a number" for i in bad[:5]]
-            raise DataSourceError(source, shown + ([f"... and {len(bad) - 5} more"] if len(bad) > 5 else []))
+            raise DataSourceError(source, [f"{labelled['path'].iloc[i]}: target {target.iloc[i]!r} is not a number" for i in bad])
         if len(values) < 2:
             raise DataSourceError(source, [f"need at least 2 videos with a target for regression, found {len(values)}"])
         return labelled, values, []
@@ -255,7 +286,10 @@ def run_baseline(
     """Cross-validate a classical baseline on a feature table and save the report (and the model
     fitted on all rows) under ``out``. Returns the ``cv_metrics.json`` content.
 
-    ``task``: ``"classification"`` (class names in ``target``) or ``"regression"`` (numbers).
+    ``task``: ``"classification"`` (class names in ``target``), ``"regression"`` (numbers) or
+    ``"multilabel"`` (labels joined by ``|``; one binary classifier per class, one-vs-rest; the
+    CV metrics decide at 0.5, and the saved model's per-class thresholds are chosen on the
+    out-of-fold scores).
     ``cv``: ``"leave-one-group-out"`` (alias ``logo``) or ``"kfold:K"``; default: leave one group
     out when the ``group`` column has values, else 5-fold. ``group``: the table column holding the
     group (``"group"`` by default; any manifest column kept in the table works, e.g. ``"actor"``).
@@ -267,6 +301,7 @@ def run_baseline(
         summarize_folds,
         write_metrics,
     )
+    from vidlearn.tasks.multilabel import choose_thresholds, multilabel_metrics
 
     say: Echo = echo or (lambda _msg: None)
     options = dict(options or {})
@@ -283,9 +318,15 @@ def run_baseline(
     if cv is None:
         cv = "leave-one-group-out" if group_col is not None else "kfold:5"
     protocol = parse_cv(cv, seed=seed)
-    records = _records(rows, group_col, [classes[int(i)] for i in y] if classes else [float(v) for v in y])
+    if task == "multilabel":
+        targets: list[Any] = [str(t) for t in rows["target"]]
+    else:
+        targets = [classes[int(i)] for i in y] if classes else [float(v) for v in y]
+    records = _records(rows, group_col, targets)
     folds = protocol.splits(records)
-    what = f"{len(classes)} classes" if task == "classification" else f"target {y.min():.4g}..{y.max():.4g}"
+    if task == "classification":
+        _check_fold_classes(folds, records, protocol, group_col)
+    what = f"{len(classes)} classes" if task != "regression" else f"target {y.min():.4g}..{y.max():.4g}"
     say(f"{estimator}{f' + PCA({pca})' if pca else ''} ({task}) on {len(cols)} feature(s), {len(rows)} video(s), "
         f"{what}; {protocol} ({len(folds)} folds)")
 
@@ -293,7 +334,7 @@ def run_baseline(
     run.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     per_fold: list[dict[str, Any]] = []
-    oof = np.zeros((len(rows), len(classes))) if task == "classification" else np.zeros(len(rows))
+    oof = np.zeros((len(rows), len(classes))) if task != "regression" else np.zeros(len(rows))
     fold_of = [""] * len(rows)
     for k, fold in enumerate(folds, start=1):
         tr = np.array([r.meta["row"] for r in fold.train])
@@ -303,7 +344,10 @@ def run_baseline(
         oof[te] = fitted.outputs(x[te])
         for i in te:
             fold_of[i] = fold.name
-        if task == "classification":
+        if task == "multilabel":
+            m = multilabel_metrics(y[te], oof[te], classes, level="video")
+            headline = f"video mAP {m['map'] or 0:.3f}, micro F1 {m['micro']['f1']:.3f}"
+        elif task == "classification":
             m = classification_metrics(y[te], oof[te], classes, level="video")
             headline = f"video accuracy {m['accuracy']:.3f}"
         else:
@@ -313,7 +357,12 @@ def run_baseline(
         write_metrics(run / "folds" / safe_name(fold.name) / "eval" / "metrics.json", {"video": m})
         say(f"[{k}/{len(folds)}] {fold.name}: train {len(tr)}, test {len(te)}, {headline}")
 
-    pooled = classification_metrics(y, oof, classes, level="video") if task == "classification" else regression_metrics(y, oof, level="video")
+    if task == "multilabel":
+        pooled = multilabel_metrics(y, oof, classes, level="video")
+    elif task == "classification":
+        pooled = classification_metrics(y, oof, classes, level="video")
+    else:
+        pooled = regression_metrics(y, oof, level="video")
     summary: dict[str, Any] = {
         "protocol": str(protocol),
         "video": summarize_folds(per_fold),
@@ -338,12 +387,38 @@ def run_baseline(
         started = time.perf_counter()
         fitted = _fit_on(x, y, estimator=estimator, task=task, pca=pca, seed=seed, options=options, columns=cols,
                          classes=classes, frame=frame)
+        if task == "multilabel":
+            fitted.thresholds = choose_thresholds(y, oof)
+            summary["thresholds"] = dict(zip(classes, fitted.thresholds))
+            say("thresholds chosen on the out-of-fold scores: " + ", ".join(f"{c} {t:.2f}" for c, t in zip(classes, fitted.thresholds)))
         fitted.info["cv"] = {"protocol": str(protocol), "video": summary["video"]}
+        fitted.info["training_videos"] = sorted({os.path.realpath(str(v)) for v in rows["path"]})
         summary["model"] = str(fitted.save(run / "model"))
         timing["final model (fit + ONNX export)"] = time.perf_counter() - started
         say(f"model fitted on all {len(rows)} video(s): {summary['model']}")
     write_baseline_html(run, summary, classes, rows, y, oof, fold_of, cols, echo=echo, timing=timing)
     return summary
+
+
+def _check_fold_classes(folds: Sequence[Any], records: Sequence[VideoRecord], protocol: Any, group_col: str | None) -> None:
+    """Refuse, before any fitting, folds whose training rows hold a single class (scikit-learn's
+    classifiers cannot be fitted on one class): one ConfigError line naming the class that is
+    missing from training, with how many videos (and groups) it has."""
+    for fold in folds:
+        trained = {r.target for r in fold.train}
+        if len(trained) >= 2:
+            continue
+        missing = sorted({r.target for r in fold.test} - trained)
+        cls = missing[0] if missing else min(trained) if trained else "?"
+        own = [r for r in records if r.target == cls]
+        where = ""
+        if group_col is not None:
+            groups = sorted({str(r.group) for r in own})
+            where = f" in {len(groups)} {group_col} ({', '.join(groups[:5])}{', ...' if len(groups) > 5 else ''})"
+        only = ", ".join(repr(c) for c in sorted(trained)) or "nothing"
+        raise ConfigError(
+            f"{protocol}: class '{cls}' has too few videos for these folds ({len(own)} video(s){where}): "
+            f"fold {fold.name} would train on {only} alone; add videos of '{cls}', drop the class, or use other folds")
 
 
 def _fit_on(x: np.ndarray, y: np.ndarray, *, estimator: str, task: str, pca: int | None, seed: int,
@@ -358,6 +433,8 @@ def _fit_on(x: np.ndarray, y: np.ndarray, *, estimator: str, task: str, pca: int
         "seed": seed,
         "feature_settings": None if frame is None else frame.attrs.get("vidlearn", {}).get("settings"),
     }
+    if task == "multilabel":
+        return FittedBaseline(_fit(pipe, x, y), columns, classes, task="multilabel", info=info)
     if task == "classification":
         return FittedBaseline(_fit(pipe, x, np.asarray(classes)[y]), columns, classes, info=info)
     pipe, scale = _fit_regressor(pipe, x, y)
@@ -367,7 +444,8 @@ def _fit_on(x: np.ndarray, y: np.ndarray, *, estimator: str, task: str, pca: int
 @dataclass
 class FittedBaseline:
     """A fitted scikit-learn pipeline with the feature columns it reads and the class names
-    (classification) or the target scaling (regression)."""
+    (classification, multilabel: with the per-class thresholds, 0.5 unless chosen) or the target
+    scaling (regression)."""
 
     pipeline: Any
     columns: list[str]
@@ -375,22 +453,29 @@ class FittedBaseline:
     task: str = "classification"
     target_scale: TargetScale | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    thresholds: list[float] | None = None
 
     def outputs(self, x: np.ndarray) -> np.ndarray:
         """(N, K) class scores, or (N,) predicted values, of a feature matrix in ``columns`` order."""
+        if self.task == "multilabel":
+            return multilabel_scores(self.pipeline, x)
         if self.task == "classification":
             return _scores(self.pipeline, x, self.classes)
         return (self.target_scale or TargetScale()).inverse(self.pipeline.predict(x))
 
     def scores(self, table: pd.DataFrame | str | Path) -> np.ndarray:
-        """(N, len(classes)) scores of the rows of a feature table (classification)."""
-        if self.task != "classification":
+        """(N, len(classes)) scores of the rows of a feature table (classification, multilabel)."""
+        if self.task == "regression":
             raise ConfigError("scores: a regression baseline predicts values; use predict()")
         return self.outputs(feature_matrix(load_table(table), self.columns, "feature table"))
 
     def predict(self, table: pd.DataFrame | str | Path) -> np.ndarray:
-        """Predicted class names (arg-max of the scores), or predicted values (regression)."""
+        """Predicted class names (arg-max of the scores), the labels over their thresholds joined by
+        ``|`` (multilabel), or predicted values (regression)."""
         out = self.outputs(feature_matrix(load_table(table), self.columns, "feature table"))
+        if self.task == "multilabel":
+            t = np.asarray(self.thresholds or [0.5] * len(self.classes))
+            return np.asarray(["|".join(c for c, on in zip(self.classes, row) if on) for row in out >= t], dtype=object)
         if self.task == "classification":
             return np.asarray(self.classes, dtype=object)[out.argmax(axis=1)]
         return out

@@ -25,7 +25,15 @@ def write_baseline_report(run: Path, summary: dict[str, Any], classes: list[str]
 
     buf = io.StringIO()
     w = csv.writer(buf)
-    if summary["baseline"]["task"] == "classification":
+    if summary["baseline"]["task"] == "multilabel":
+        from vidlearn.tasks.multilabel import per_class_markdown
+
+        atomic_write_text(run / "per_class.md", per_class_markdown(summary["pooled"]) + "\n")
+        w.writerow(["path", "target", "fold", "predicted", *[f"score_{c}" for c in classes]])
+        for i in range(len(rows)):
+            w.writerow([rows["path"].iloc[i], rows["target"].iloc[i], fold_of[i], _labels_over(classes, oof[i]),
+                        *[f"{v:.6g}" for v in oof[i]]])
+    elif summary["baseline"]["task"] == "classification":
         plot_confusion_matrix(np.asarray(summary["video"]["confusion_matrix"]), classes, run / "cv_confusion.png")
         atomic_write_text(run / "per_class.md", per_class_table(summary["pooled"]) + "\n")
         w.writerow(["path", "target", "fold", "predicted", *[f"score_{c}" for c in classes]])
@@ -55,13 +63,14 @@ def write_baseline_html(run: Path, summary: dict[str, Any], classes: list[str], 
 
         (echo or (lambda s: print(s, file=sys.stderr)))(f"warning: {run / 'report.html'} not written ({exc.__class__.__name__}: {exc})")
         return None
+    multilabel = settings_task(summary) == "multilabel"
     image = ("confusion", run / "cv_confusion.png") if classes else ("scatter", run / "cv_scatter.png")
     return write_run_report(
         run,
         title=f"Baseline report: {summary['baseline']['estimator']} ({run.name})",
         metrics=summary,
         config=summary["baseline"],
-        images=dict([image]),
+        images={} if multilabel else dict([image]),
         predictions=predictions,
         info=info,
         timing=timing,
@@ -81,7 +90,9 @@ def _report_rows(summary: dict[str, Any], classes: list[str], rows: pd.DataFrame
     predictions = []
     for i in range(len(rows)):
         pred: dict[str, Any] = {"path": str(_video_path(rows["path"].iloc[i], base)), "fold": fold_of[i]}
-        if classes:
+        if settings["task"] == "multilabel":
+            pred.update(true=str(rows["target"].iloc[i]), predicted=_labels_over(classes, oof[i]), score=float(oof[i].max()))
+        elif classes:
             k = int(oof[i].argmax())
             pred.update(true=classes[int(y[i])], predicted=classes[k], score=float(oof[i, k]) if probabilities else None)
         else:
@@ -104,6 +115,16 @@ def _report_rows(summary: dict[str, Any], classes: list[str], rows: pd.DataFrame
         "model": summary.get("model"),
     }
     return predictions, info
+
+
+def settings_task(summary: Mapping[str, Any]) -> str:
+    """The task of a baseline run's summary."""
+    return str(summary["baseline"]["task"])
+
+
+def _labels_over(classes: list[str], scores: np.ndarray, threshold: float = 0.5) -> str:
+    """Multilabel: the classes whose out-of-fold score reaches 0.5 (the CV decision), joined by |."""
+    return "|".join(c for c, s in zip(classes, scores) if s >= threshold)
 
 
 def _video_path(raw: Any, base: Path | None) -> Path:

@@ -8,6 +8,7 @@ sound, and says so; with neither, one line names the file and the reason."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +17,34 @@ from torch import nn
 
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
-from vidlearn.errors import ArtifactError
+from vidlearn.errors import ArtifactError, ConfigError, listed
 from vidlearn.fsutil import atomic_open
 from vidlearn.progress import Echo
 
-__all__ = ["AtomicCheckpointIO", "checkpoint_problem", "resume_from"]
+__all__ = ["AtomicCheckpointIO", "checkpoint_problem", "prepare_run_dir", "resume_from"]
+
+# what a training run (one model, or cross-validation) writes into its folder
+_RUN_ENTRIES = ("config.yaml", "checkpoints", "model", "logs", "eval", "folds", "cv_metrics.json")
+
+
+def prepare_run_dir(run: Path, *, resume: bool, overwrite: bool) -> None:
+    """A run folder that exists is never silently replaced: it is continued (``resume``), replaced
+    (``overwrite``: removed first, only when it is a vidlearn run) or refused (ConfigError)."""
+    if resume and overwrite:
+        raise ConfigError("--resume continues a run and --overwrite replaces it: give one of them")
+    if not run.exists() or resume:
+        return
+    if not run.is_dir():
+        raise ConfigError(f"--out {run}: is a file, not a run folder")
+    entries = sorted(p.name for p in run.iterdir())
+    if not entries:
+        return
+    if not any(e in _RUN_ENTRIES for e in entries):
+        raise ConfigError(f"--out {run}: a folder that is not a vidlearn run (it holds {listed(entries, 3)}); "
+                          "give a new folder")
+    if not overwrite:
+        raise ConfigError(f"--out {run}: a run exists there; give --resume to continue it or --overwrite to replace it")
+    shutil.rmtree(run)
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

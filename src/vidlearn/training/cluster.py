@@ -142,10 +142,16 @@ def cluster_videos(
         records = load_records(src, group=group, labelled=False)
         table_kinds = kinds or list(DEFAULT_KINDS)
         opts: dict[str, Any] = {"out": out_dir / "features.parquet", "progress": progress, "echo": echo}
-        if fps is not None:
-            opts["fps"] = fps
-        if short_side is not None:
-            opts["short_side"] = short_side
+        if fps is None or short_side is None:  # the defaults, but never above the files' native size and rate
+            from vidlearn.data.fingerprint import native_decode
+
+            nfps, nside, why = native_decode(records, fps=8.0, short_side=128)
+            fps = nfps if fps is None else fps
+            short_side = nside if short_side is None else short_side
+            if why:
+                echo(f"decoding: {why}")
+        opts["fps"] = fps
+        opts["short_side"] = short_side
         if workers is not None:
             opts["workers"] = workers
         out_dir.mkdir(parents=True, exist_ok=True)

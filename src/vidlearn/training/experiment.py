@@ -4,6 +4,7 @@ evaluation, reports)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -86,13 +87,25 @@ def train_on_data(
     group: str | None = None,
     devices: int | str = 1,
     resume: bool = False,
+    overwrite: bool = False,
     progress: bool = True,
     echo: Echo = print,
+    deadline: float | None = None,
+    plan: dict[str, Any] | None = None,
 ) -> TrainResult | dict[str, Any]:
     """Train on DATA: with `cv`, every fold (returns the CV summary); otherwise one run with a
-    group-aware stratified validation split of `cfg.data.val_fraction` (returns the TrainResult)."""
+    group-aware stratified validation split of `cfg.data.val_fraction` (returns the TrainResult).
+    A run that exists at `out` is continued with `resume`, replaced with `overwrite`, else refused.
+
+    `deadline` (a `time.time()` value) bounds the whole run, evaluation included: training stops
+    early when it would run past it (the folds share what is left). `plan`: the planner's plan
+    (a dict), saved in the run, the artifact(s) and report.html."""
     from vidlearn.data.sources import load_records
     from vidlearn.data.splits import train_val_test_split
+    from vidlearn.training.checkpoints import prepare_run_dir
+
+    if os.environ.get("LOCAL_RANK", "0") == "0":  # under torchrun, rank 0 alone looks (the others would see its files)
+        prepare_run_dir(Path(out), resume=resume, overwrite=overwrite)
 
     if cfg.task.kind == "localization":  # segment annotations -> windows (training.localization)
         if cv:
@@ -102,25 +115,41 @@ def train_on_data(
         return train_localization(data, cfg, out, group=group, devices=devices, resume=resume, progress=progress, echo=echo)
     records = load_records(data, task=cfg.task.kind, group=group)
     if cv:
-        return cross_validate(records, cfg, out, cv=cv, devices=devices, resume=resume, progress=progress, echo=echo)
+        return cross_validate(records, cfg, out, cv=cv, devices=devices, resume=resume, progress=progress, echo=echo,
+                              deadline=deadline, plan=plan)
     if cfg.data.val_fraction > 0:
         split = train_val_test_split(records, val=cfg.data.val_fraction, seed=cfg.optim.seed)
         train, val = split.train, split.val
     else:
         train, val = records, []
     echo(f"training on {len(train)} video(s), validating on {len(val)}")
-    return fit(train, cfg, out, val_records=val or None, devices=devices, resume=resume, progress=progress, echo=echo)
+    until = None
+    if deadline is not None:  # leave the plan's estimate of what follows the training loop (else 10 %)
+        import time
+
+        after = (plan or {}).get("breakdown", {})
+        rest = sum(v for k, v in after.items() if k in ("evaluation", "set-up, reports, artifacts")) if after else 0.1 * (deadline - time.time())
+        until = deadline - max(2.0, float(rest))
+    return fit(train, cfg, out, val_records=val or None, devices=devices, resume=resume, progress=progress, echo=echo,
+               train_until=until, plan=plan)
 
 
 def evaluate_artifact(
-    artifact: Any, data: str | Path, out: str | Path, *, group: str | None = None, progress: bool = True
+    artifact: Any, data: str | Path, out: str | Path, *, group: str | None = None, progress: bool = True,
+    echo: Echo = print,
 ) -> dict[str, Any]:
     """Evaluate any saved model on DATA (a deep model: multi-view, clip- and video-level; a
     classical one: video level, on features computed as for its training table); writes the
-    report files to `out`. `artifact`: a path, a catalogue name, or a loaded Predictor."""
+    report files to `out` (a new folder, or one an earlier evaluation wrote). `artifact`: a path,
+    a catalogue name, or a loaded Predictor. Unlabelled data is refused; videos the model was
+    trained on are counted in a warning."""
     from vidlearn.data.sources import load_records
     from vidlearn.predictors import load
 
+    report = Path(out)
+    if report.is_dir() and any(report.iterdir()) and not (report / "metrics.json").is_file():
+        raise ConfigError(f"--out {report}: a folder that holds no evaluation report (no metrics.json); "
+                          "give a new folder, or one that an earlier evaluation wrote")
     model = load(artifact) if isinstance(artifact, (str, Path)) else artifact  # a path/name, or a loaded Predictor
     if model.task == "localization":  # segment annotations: detection and segmentation metrics
         from vidlearn.data.annotations import load_annotations
@@ -128,8 +157,21 @@ def evaluate_artifact(
 
         return evaluate_localization(model, load_annotations(data, group=group), out, data_name=str(data), progress=progress)
     records = load_records(data, task=model.task, group=group)
-    if model.task == "classification":
-        unknown = sorted({str(r.target) for r in records} - set(model.class_names))
+    unlabelled = sum(r.target is None for r in records)
+    if unlabelled:
+        what = "all" if unlabelled == len(records) else f"{unlabelled} of {len(records)}"
+        raise ConfigError(f"{data}: {what} video(s) have no label, and evaluation compares predictions with labels "
+                          "(class folders, or a manifest with a label/target column); `vidlearn predict` takes unlabelled videos")
+    trained = set(getattr(model, "training_videos", None) or [])
+    seen = sum(os.path.realpath(str(r.path)) in trained for r in records)
+    if seen:
+        echo(f"warning: {seen} of {len(records)} video(s) in {data} were used to train this model; "
+             "its scores on them overstate how it does on new videos")
+    if model.task in ("classification", "multilabel"):
+        from vidlearn.data.records import split_labels
+
+        given = {label for r in records for label in split_labels(r.target)} if model.task == "multilabel" else {str(r.target) for r in records}
+        unknown = sorted(given - set(model.class_names))
         if unknown:
             raise ConfigError(f"{data}: classes {unknown} are not among the model's classes {model.class_names}")
     return model.evaluate(records, out, data_name=str(data), progress=progress)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from vidlearn.config import CLASS_TASKS, ExperimentConfig
+from vidlearn.config import CLASS_TASKS, LABEL_TASKS, ExperimentConfig
 from vidlearn.data.records import VideoRecord
 from vidlearn.fsutil import safe_name
 from vidlearn.predictors.evaluation import evaluate_and_report
@@ -44,6 +44,8 @@ class TrainResult:
     seconds: float
     skipped: list[tuple[str, str]] = field(default_factory=list)
     localization: dict[str, Any] | None = None  # localization: the validation videos' segment metrics
+    train_seconds: float = 0.0  # the part spent in the training loop
+    stopped_early: bool = False  # the time limit stopped training before the configured epochs
 
 
 # Lightning messages that say nothing to a vidlearn user (hardware lines, tips, expected set-ups).
@@ -114,9 +116,15 @@ def fit(
     progress: bool = True,
     echo: Echo = print,
     callbacks: list | None = None,
+    train_until: float | None = None,
+    plan: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Train one model, evaluate it (on `eval_records`, default the validation records) and save
-    the artifact. With `resume`, training continues from `run_dir/checkpoints/last.ckpt`."""
+    the artifact. With `resume`, training continues from `run_dir/checkpoints/last.ckpt`.
+
+    `train_until` (a `time.time()` value) stops the training loop then (Lightning's max_time):
+    evaluation and the artifact follow as usual, from the weights reached. `plan` (the planner's
+    plan, a dict) is saved as plan.json in the run and the artifact and shown in report.html."""
     import lightning as L
     from lightning.pytorch.callbacks import (
         EarlyStopping,
@@ -135,10 +143,16 @@ def fit(
     run.mkdir(parents=True, exist_ok=True)
     cfg = prepare_config(cfg, train_records)
     cfg.save(run / "config.yaml")
+    if plan is not None:
+        import json
+
+        from vidlearn.fsutil import atomic_write_text
+
+        atomic_write_text(run / "plan.json", json.dumps(plan, indent=2, default=str))
     L.seed_everything(cfg.optim.seed, workers=True, verbose=False)
     cache = build_cache(cfg)
     classes = cfg.task.classes
-    class_to_idx = {c: i for i, c in enumerate(classes)} if cfg.task.kind in CLASS_TASKS else None
+    class_to_idx = {c: i for i, c in enumerate(classes)} if cfg.task.kind in LABEL_TASKS else None
 
     skip_log = run / "skipped.jsonl"
     train_ds = ClipDataset.from_config(train_records, cfg, train=True, class_to_idx=class_to_idx, cache=cache, skip_log=skip_log)
@@ -195,7 +209,13 @@ def fit(
     elif precision == "32":
         precision = "32-true"
     n_dev = int(devices) if str(devices).isdigit() else devices
+    max_time = None
+    if train_until is not None:
+        import datetime
+
+        max_time = datetime.timedelta(seconds=max(1.0, train_until - time.time()))
     trainer = L.Trainer(
+        max_time=max_time,
         plugins=[AtomicCheckpointIO()],  # no truncated last.ckpt on a full disk
         max_epochs=cfg.optim.epochs,
         accelerator="auto",
@@ -217,22 +237,35 @@ def fit(
     ckpt_path = resume_from(ckpt_dir, module, echo) if resume else None
     if ckpt_path is not None and trainer.is_global_zero:
         set_aside_log_history(run / "logs")
+    loop_started = time.time()
     with warnings.catch_warnings():
         for message in _NOISE:
             warnings.filterwarnings("ignore", message=message)
         trainer.fit(module, train_dataloaders=train_dl, val_dataloaders=val_dl, ckpt_path=ckpt_path)
+    train_seconds = time.time() - loop_started
     if trainer.is_global_zero:
         merge_log_history(run / "logs")
     epochs = int(trainer.current_epoch)
+    stopped = max_time is not None and epochs < cfg.optim.epochs and not any(
+        isinstance(c, EarlyStopping) and c.stopped_epoch for c in trainer_callbacks)
+    if stopped:
+        echo(f"time limit: training stopped after {trainer.global_step} step(s), in epoch {epochs + 1} of {cfg.optim.epochs} "
+             "(the estimate was short); evaluating and saving the weights reached")
     skipped = train_ds.skipped + (val_ds.skipped if val_dl is not None else [])
     if not trainer.is_global_zero:
-        return TrainResult(run, None, None, epochs, time.time() - started, skipped)
+        return TrainResult(run, None, None, epochs, time.time() - started, skipped, train_seconds, stopped)
 
     best = Path(checkpoint.best_model_path) if checkpoint.best_model_path else None
     if best and best.is_file() and val_dl is not None:
         state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
         module.load_state_dict(state)
     model = module.model.cpu().eval()
+    if cfg.task.kind == "multilabel" and val_records and not cfg.task.thresholds:
+        from vidlearn.predictors.evaluation import choose_task_thresholds
+
+        thresholds = choose_task_thresholds(model, val_records, cfg, cache=cache)
+        cfg = cfg.override({"task.thresholds": thresholds})
+        echo("thresholds chosen on the validation videos: " + ", ".join(f"{c} {t:.2f}" for c, t in zip(classes, thresholds)))
     metrics = None
     targets = eval_records if eval_records is not None else val_records
     files: dict[str, Path] = {}
@@ -242,20 +275,26 @@ def fit(
     curves = _plot_curves(run)
     if curves:
         files["curves"] = curves
+    if plan is not None:
+        files["plan"] = run / "plan.json"
     from vidlearn.predictors.artifact import save_artifact
 
     artifact = save_artifact(
-        run / "model", model, cfg, classes if cfg.task.kind in CLASS_TASKS else [],
+        run / "model", model, cfg, classes if cfg.task.kind in LABEL_TASKS else [],
         metrics=metrics["video"] if metrics else None,
         extra_files={f"{k}{v.suffix}": v for k, v in files.items()} or None,
+        training_videos=[str(r.path) for r in train_records],
     )
     from vidlearn.reports import (
         write_run_report,  # eval/report.html; a failure only warns
     )
 
+    from vidlearn.reports.plan_section import plan_section
+
     write_run_report(
         run / "eval", title=f"Training report: {run.name}", metrics=metrics or {}, config=cfg, echo=echo,
-        timing={"total": time.time() - started},
+        sections=[plan_section(plan)] if plan is not None else None,
+        timing={"total": time.time() - started, "training loop": train_seconds},
         info={"model": cfg.model.name, "epochs": epochs, "training videos": len(train_records), "evaluation videos": len(targets or []),
               **report_info(cfg, model)},
     )
@@ -264,7 +303,7 @@ def fit(
         echo(f"frame cache {cache.root}: {ci['entries']} video(s), {ci['bytes'] / 1e6:.1f} MB ({cache.format}, {cfg.decode.fps:g} fps, short side {cfg.decode.short_side})")
     if skipped:
         echo(f"{len(set(skipped))} video(s) skipped: " + "; ".join(f"{p}: {r}" for p, r in sorted(set(skipped))[:10]))
-    return TrainResult(run, artifact, metrics, epochs, time.time() - started, sorted(set(skipped)))
+    return TrainResult(run, artifact, metrics, epochs, time.time() - started, sorted(set(skipped)), train_seconds, stopped)
 
 
 def _plot_curves(run: Path) -> Path | None:
@@ -289,10 +328,16 @@ def cross_validate(
     resume: bool = False,
     progress: bool = True,
     echo: Echo = print,
+    deadline: float | None = None,
+    plan: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train and evaluate every fold of `cv` ("kfold:K" or "leave-one-group-out"); each fold is
     trained for the configured epochs on its training part and tested once on its held-out part
-    (no model selection on the test fold). Writes cv_metrics.json and the pooled confusion matrix."""
+    (no model selection on the test fold). Writes cv_metrics.json and the pooled confusion matrix.
+
+    `deadline` (a `time.time()` value) bounds the whole run: the time left is shared among the
+    folds still to run, and each fold's training stops early when it would leave too little for
+    its evaluation (measured on the folds before; the plan's estimate for the first)."""
     from vidlearn.data.splits import parse_cv
     from vidlearn.tasks.metrics import summarize_folds, write_metrics
 
@@ -301,6 +346,7 @@ def cross_validate(
     folds = protocol.splits(records)
     cfg = prepare_config(cfg, records)  # classes from all data: every fold has the same head
     per_fold = []
+    after_training = _post_training_estimate(plan, len(folds))
     for i, fold in enumerate(folds, start=1):
         fold_dir = run / "folds" / safe_name(fold.name)
         done = fold_dir / "eval" / "metrics.json"
@@ -311,12 +357,22 @@ def cross_validate(
             per_fold.append(json.loads(done.read_text()))
             continue
         echo(f"[{i}/{len(folds)}] {fold.name}: train {len(fold.train)}, test {len(fold.test)}")
-        res = fit(fold.train, cfg, fold_dir, eval_records=fold.test, devices=devices, resume=resume, progress=progress, echo=echo)
+        until = None
+        first_pass = _first_pass_estimate(plan) if i == 1 else 0.0  # the first fold fills the cache for all
+        if deadline is not None:
+            fold_started = time.time()
+            share = (deadline - _CV_RESERVE_S - fold_started - first_pass) / (len(folds) - i + 1)
+            until = fold_started + first_pass + share - after_training
+        res = fit(fold.train, cfg, fold_dir, eval_records=fold.test, devices=devices, resume=resume, progress=progress, echo=echo,
+                  train_until=until, plan=plan)
+        if deadline is not None:  # what this fold spent around its training loop: the estimate for the next
+            after_training = max(1.0, (time.time() - fold_started) - res.train_seconds - first_pass)
         if res.metrics is None:
             continue
         per_fold.append(res.metrics)
         m = res.metrics["video"]
-        echo(f"    {fold.name}: " + (f"video accuracy {m['accuracy']:.3f}" if "accuracy" in m else f"video MAE {m['mae']:.3f}"))
+        echo(f"    {fold.name}: " + (f"video accuracy {m['accuracy']:.3f}" if "accuracy" in m
+                                  else f"video mAP {m['map'] or 0:.3f}" if "map" in m else f"video MAE {m['mae']:.3f}"))
     summary = {
         "protocol": str(protocol),
         "video": summarize_folds([f["video"] for f in per_fold]),
@@ -332,8 +388,35 @@ def cross_validate(
         write_cv_report,  # report.html beside cv_metrics.json; a failure only warns
     )
 
+    if plan is not None:
+        import json
+
+        from vidlearn.fsutil import atomic_write_text
+
+        atomic_write_text(run / "plan.json", json.dumps(plan, indent=2, default=str))
+    from vidlearn.reports.plan_section import plan_section
+
     write_cv_report(run, summary, folds={f.name: run / "folds" / safe_name(f.name) for f in folds}, config=cfg, echo=echo,
+                    sections=[plan_section(plan)] if plan is not None else None,
                     info={"model": cfg.model.name, **({"weights": cfg.model.weights} if cfg.model.weights else {}),
                           **({"preprocessing from the weights": ", ".join(cfg.model.from_weights)} if cfg.model.from_weights else {})})
     return summary
 
+
+
+_CV_RESERVE_S = 3.0  # the summary, the pooled confusion matrix and the CV report after the last fold
+
+
+def _post_training_estimate(plan: dict[str, Any] | None, n_folds: int) -> float:
+    """Seconds a fold spends outside its training loop (set-up, features, evaluation, artifact,
+    report), before one was measured: the plan's estimate, else a guess of 5 s."""
+    if not plan or not plan.get("breakdown"):
+        return 5.0
+    b = plan["breakdown"]
+    outside = sum(v for k, v in b.items() if k not in ("training", "first pass (decode/features)"))
+    return float(outside) / max(1, n_folds)
+
+
+def _first_pass_estimate(plan: dict[str, Any] | None) -> float:
+    """The plan's estimate of decoding (or encoding) every video once, which the first fold pays."""
+    return float((plan or {}).get("breakdown", {}).get("first pass (decode/features)", 0.0))

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from vidlearn.config import CLASS_TASKS, ExperimentConfig
-from vidlearn.tasks.task import build_task
+from vidlearn.tasks.task import batch_accuracy, build_task
 from vidlearn.training.finetune import (
     lr_groups,
     set_backbone_frozen,
@@ -90,7 +90,7 @@ class VideoModule(L.LightningModule):
         loss = soft_target_cross_entropy(out, soft, weight=self.class_weights)
         bs = x.shape[0]
         self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=bs, sync_dist=True)
-        acc = (out.argmax(-1) == soft.argmax(-1)).float().mean()  # against the dominant label of each mix
+        acc = batch_accuracy(out, soft.argmax(-1))  # against the dominant label of each mix
         self.log("train_acc", acc, on_step=False, on_epoch=True, prog_bar=True, batch_size=bs, sync_dist=True)
         return loss
 

@@ -18,11 +18,25 @@ __all__ = ["prepare_config", "set_input_stats"]
 
 
 def prepare_config(cfg: ExperimentConfig, train_records: list[VideoRecord]) -> ExperimentConfig:
-    """Fill what the data decides: class names (classification) or target mean/std (regression),
-    and the feature size of a feature-sequence model."""
+    """Fill what the data decides: class names (classification, multilabel) or target mean/std
+    (regression), and the feature size of a feature-sequence model."""
     if not train_records:
         raise DataSourceError("training data", ["no training videos"])
     cfg = _with_feature_size(cfg)
+    if cfg.task.kind == "multilabel":
+        from vidlearn.data.sources import label_names
+
+        if any(not isinstance(r.target, str) for r in train_records):
+            raise DataSourceError("training data", ["multilabel needs the labels of every video (a 'label' column "
+                                                    "'a|b', or label:CLASS columns of 0/1)"])
+        names = label_names(train_records)
+        if cfg.task.classes:
+            names = sorted(set(cfg.task.classes) | set(names))
+        if len(names) < 2:
+            raise DataSourceError("training data", [f"multilabel needs at least 2 classes, found {names}"])
+        if cfg.task.thresholds and len(cfg.task.thresholds) != len(names):
+            raise ConfigError(f"task.thresholds: {len(cfg.task.thresholds)} thresholds for the {len(names)} classes {names}")
+        return cfg.override({"task.classes": names})
     if cfg.task.kind in CLASS_TASKS:
         from vidlearn.data.sources import class_names
 

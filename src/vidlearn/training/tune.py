@@ -103,21 +103,19 @@ class TuneResult:
 
 @contextlib.contextmanager
 def _exclusive(out: Path) -> Iterator[None]:
-    """One search per folder at a time (the stale-trial clean-up relies on it)."""
+    """One search per folder at a time (the stale-trial clean-up relies on it): a `filelock`
+    lock on OUT/.tune.lock (flock on POSIX, msvcrt on Windows), released when the search ends."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(out / ".tune.lock", timeout=0)
     try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows: no lock
-        yield
-        return
-    fh = open(out / ".tune.lock", "w")  # noqa: SIM115
+        lock.acquire()
+    except Timeout:
+        raise ConfigError(f"{out}: another `vidlearn tune` is running on this folder") from None
     try:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise ConfigError(f"{out}: another `vidlearn tune` is running on this folder") from None
         yield
     finally:
-        fh.close()
+        lock.release()
 
 
 def _finished(trials: Sequence[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
@@ -162,11 +160,18 @@ def tune(
     seed: int = 0,
     progress: bool = False,
     echo: Echo = print,
+    budget: float | None = None,
 ) -> TuneResult:
     """Search hyper-parameters on DATA until `trials` trials have finished in OUT's study (this
     call runs only the missing ones), then write OUT/trials.csv, OUT/best_config.yaml,
     OUT/history.png, OUT/importance.png and OUT/report.html. `cfg` is the base configuration every trial starts
-    from (epochs, batch size, ... are taken from it); `space` defaults to `default_space(cfg)`."""
+    from (epochs, batch size, ... are taken from it); `space` defaults to `default_space(cfg)`.
+
+    `budget` (seconds) bounds the whole search: no trial starts in its last 15 %, and a running
+    trial's training stops at 90 % of it (then it is evaluated), leaving time for the reports."""
+    import time
+
+    started = time.time()
     from vidlearn.data.sources import load_records
     from vidlearn.data.splits import train_val_test_split
 
@@ -180,6 +185,8 @@ def tune(
     params = list(space) if space is not None else default_space(cfg)
     if not params:
         raise ConfigError("the search space is empty")
+    if cfg.task.kind not in ("classification", "regression"):
+        raise ConfigError(f"task.kind: tuning maximises accuracy or -MAE; {cfg.task.kind} is not tuned yet")
     metric = metric_name(cfg.task.kind)
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -221,7 +228,12 @@ def tune(
         remaining = max(0, trials - done)
         if done:
             echo(f"{db}: {done} trial(s) already finished; running {remaining} more")
-        job = TrialJob(url, str(out_dir), cfg.to_dict(), space_dicts, split.train, split.val, pruner, seed, progress)
+        deadline = None
+        if budget is not None:
+            left = budget - (time.time() - started)
+            timeout = min(timeout, 0.85 * left) if timeout is not None else 0.85 * left
+            deadline = started + 0.9 * budget
+        job = TrialJob(url, str(out_dir), cfg.to_dict(), space_dicts, split.train, split.val, pruner, seed, progress, deadline)
         before = _started(study.get_trials(deepcopy=False))
         try:
             if remaining and jobs == 1:

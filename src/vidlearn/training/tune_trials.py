@@ -82,6 +82,7 @@ class TrialJob:
     pruner: str
     seed: int
     progress: bool
+    deadline: float | None = None  # time.time() by which every trial's training has stopped (tune --budget)
 
 
 class _TrialFailed(Exception):
@@ -116,7 +117,8 @@ def _objective(job: TrialJob, echo: Echo) -> Callable[[optuna.Trial], float]:
         cb = PruningCallback(trial, "val_acc" if classification else "val_mae", sign=1.0 if classification else -1.0)
         echo(f"trial {trial.number}: " + format_params_short(params))
         try:
-            result = fit(job.train, cfg, run, val_records=job.val, progress=job.progress, echo=echo, callbacks=[cb])
+            result = fit(job.train, cfg, run, val_records=job.val, progress=job.progress, echo=echo, callbacks=[cb],
+                         train_until=job.deadline)
         except optuna.TrialPruned:
             raise
         except (VidlearnError, KeyboardInterrupt, ImportError):
