@@ -201,9 +201,9 @@ def plan_recipe(
 
         entry = get_weights(machine.video_weights[0])
         choose("model.weights", entry.name, f"pretrained video backbone: its weights are downloaded and there is a GPU ({machine.gpus[0][0]})")
-        model = choose("model.name", entry.architecture, "the architecture of those weights")
+        choose("model.name", entry.architecture, "the architecture of those weights")
     elif family == "frame_features":
-        model = choose("model.name", "feature_rnn", "a GRU over cached per-frame features: each frame is encoded once, "
+        choose("model.name", "feature_rnn", "a GRU over cached per-frame features: each frame is encoded once, "
                        "then every epoch reads rows (Weizmann: 35/36 in 52 s, 10x faster per fold than encoding clips)")
         kinds = ["motion"] if task == "regression" or not machine.frame_encoder else ["deep", "motion"]
         choose("frame_features.kinds", kinds, "motion (optical flow) carries speed; appearance does not (speed table: flow + ridge 2.6 px/s)"

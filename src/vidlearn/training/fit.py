@@ -43,9 +43,9 @@ class TrainResult:
     epochs: int
     seconds: float
     skipped: list[tuple[str, str]] = field(default_factory=list)
-    localization: dict[str, Any] | None = None  # localization: the validation videos' segment metrics
     train_seconds: float = 0.0  # the part spent in the training loop
     stopped_early: bool = False  # the time limit stopped training before the configured epochs
+    localization: dict[str, Any] | None = None  # localization: the validation videos' segment metrics
 
 
 # Lightning messages that say nothing to a vidlearn user (hardware lines, tips, expected set-ups).
@@ -253,7 +253,7 @@ def fit(
              "(the estimate was short); evaluating and saving the weights reached")
     skipped = train_ds.skipped + (val_ds.skipped if val_dl is not None else [])
     if not trainer.is_global_zero:
-        return TrainResult(run, None, None, epochs, time.time() - started, skipped, train_seconds, stopped)
+        return TrainResult(run, None, None, epochs, time.time() - started, skipped, train_seconds=train_seconds, stopped_early=stopped)
 
     best = Path(checkpoint.best_model_path) if checkpoint.best_model_path else None
     if best and best.is_file() and val_dl is not None:
@@ -303,7 +303,7 @@ def fit(
         echo(f"frame cache {cache.root}: {ci['entries']} video(s), {ci['bytes'] / 1e6:.1f} MB ({cache.format}, {cfg.decode.fps:g} fps, short side {cfg.decode.short_side})")
     if skipped:
         echo(f"{len(set(skipped))} video(s) skipped: " + "; ".join(f"{p}: {r}" for p, r in sorted(set(skipped))[:10]))
-    return TrainResult(run, artifact, metrics, epochs, time.time() - started, sorted(set(skipped)), train_seconds, stopped)
+    return TrainResult(run, artifact, metrics, epochs, time.time() - started, sorted(set(skipped)), train_seconds=train_seconds, stopped_early=stopped)
 
 
 def _plot_curves(run: Path) -> Path | None:
