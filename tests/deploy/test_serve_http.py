@@ -108,7 +108,7 @@ def test_schemathesis_finds_no_server_error_and_no_answer_outside_the_schema(mak
     with live_server(create_app(make_artifact("frame_cnn_small"), max_bytes=200_000)) as url:
         schema = schemathesis.openapi.from_url(f"{url}/openapi.json")
         operations = [r.ok() for r in schema.get_all_operations()]
-        assert {op.path for op in operations} == {"/health", "/predict", "/timeline"}
+        assert {op.path for op in operations} == {"/health", "/predict", "/timeline", "/segments"}
         answers: list[int] = []
         for op in operations:
 
