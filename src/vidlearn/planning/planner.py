@@ -6,7 +6,6 @@ the budget. What `vidlearn plan` prints and `vidlearn train` uses when no recipe
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -199,13 +198,12 @@ def train_planned(
 ) -> tuple[Plan, Any]:
     """Plan (see `make_plan`), then train the plan on DATA within `budget_s` seconds from `started`
     (planning included): returns the plan and what `train_on_data` returns."""
-    from vidlearn.training.checkpoints import prepare_run_dir
+    from vidlearn.training.checkpoints import claim_run_dir
     from vidlearn.training.experiment import train_on_data
     from vidlearn.training.finetune import apply_weights_preprocessing
 
     started = time.time() if started is None else started
-    if os.environ.get("LOCAL_RANK", "0") == "0":  # refuse an existing run before spending time on a plan
-        prepare_run_dir(Path(out), resume=resume, overwrite=overwrite)
+    claim_run_dir(Path(out), resume=resume, overwrite=overwrite)  # before any time goes into a plan
     plan = make_plan(data, budget_s=budget_s, task=task, group=group, cv=cv, explicit=explicit, started=started, echo=echo)
     for line in format_plan(plan):
         echo(line)

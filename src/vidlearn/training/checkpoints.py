@@ -8,7 +8,11 @@ sound, and says so; with neither, one line names the file and the reason."""
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
+import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +25,33 @@ from vidlearn.errors import ArtifactError, ConfigError, listed
 from vidlearn.fsutil import atomic_open
 from vidlearn.progress import Echo
 
-__all__ = ["AtomicCheckpointIO", "checkpoint_problem", "prepare_run_dir", "resume_from"]
+__all__ = ["AtomicCheckpointIO", "checkpoint_problem", "claim_run_dir", "prepare_run_dir", "resume_from"]
 
 # what a training run (one model, or cross-validation) writes into its folder
 _RUN_ENTRIES = ("config.yaml", "checkpoints", "model", "logs", "eval", "folds", "cv_metrics.json")
+
+
+def claim_run_dir(run: Path, *, resume: bool, overwrite: bool, wait_s: float = 300.0) -> None:
+    """`prepare_run_dir` once per launch: under torchrun only local rank 0 checks (and on
+    --overwrite removes) the folder, and the other ranks wait until it has, so that no rank writes
+    into the folder before the check sees it (a rank that ran ahead made rank 0 refuse its own run)."""
+    rank, launch = os.environ.get("LOCAL_RANK"), os.environ.get("TORCHELASTIC_RUN_ID")
+    if launch is None:  # one process, or Lightning's own DDP launcher: its ranks > 0 start after rank 0 checked
+        if rank in (None, "0"):
+            prepare_run_dir(run, resume=resume, overwrite=overwrite)
+        return
+    key = hashlib.sha1(f"{launch}:{os.path.realpath(run)}".encode()).hexdigest()[:16]
+    marker = Path(tempfile.gettempdir()) / f"vidlearn-run-checked-{key}"  # one zero-byte file a launch
+    if rank == "0":
+        if not marker.exists():  # checked once a launch (the planned path comes here twice)
+            prepare_run_dir(run, resume=resume, overwrite=overwrite)
+            marker.touch()
+        return
+    deadline = time.monotonic() + wait_s
+    while not marker.exists():  # torchrun stops this rank if rank 0 refused the folder
+        if time.monotonic() > deadline:
+            raise ConfigError(f"--out {run}: rank 0 did not check the run folder within {wait_s:.0f} s")
+        time.sleep(0.1)
 
 
 def prepare_run_dir(run: Path, *, resume: bool, overwrite: bool) -> None:

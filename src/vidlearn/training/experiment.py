@@ -102,10 +102,9 @@ def train_on_data(
     (a dict), saved in the run, the artifact(s) and report.html."""
     from vidlearn.data.sources import load_records
     from vidlearn.data.splits import train_val_test_split
-    from vidlearn.training.checkpoints import prepare_run_dir
+    from vidlearn.training.checkpoints import claim_run_dir
 
-    if os.environ.get("LOCAL_RANK", "0") == "0":  # under torchrun, rank 0 alone looks (the others would see its files)
-        prepare_run_dir(Path(out), resume=resume, overwrite=overwrite)
+    claim_run_dir(Path(out), resume=resume, overwrite=overwrite)
 
     if cfg.task.kind == "localization":  # segment annotations -> windows (training.localization)
         if cv:
