@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from vidlearn.cli.common import Config, GroupColumn, Quiet, Sets, _echo_json, _friendly, check_suffix
-from vidlearn.cli import plan as plan_command
+from vidlearn.cli.plan import BUDGET_HELP, train_with_plan
 from vidlearn.errors import ConfigError, VidlearnError
 
 _DATA_HELP = "training data: class folders, a CSV manifest (or a folder holding manifest.csv) or a split list"
@@ -79,7 +79,7 @@ def train(
     set_: Sets = None,
     weights: Annotated[Optional[str], typer.Option(help="initial weights: a checkpoint or a catalogue name (`vidlearn weights list`); a catalogue entry also sets the model and the preprocessing you did not set")] = None,
     quiet: Quiet = False,
-    budget: Annotated[Optional[str], typer.Option(help=plan_command.BUDGET_HELP + "; with no recipe flags the recipe is always planned")] = None,
+    budget: Annotated[Optional[str], typer.Option(help=BUDGET_HELP + "; with no recipe flags the recipe is always planned")] = None,
 ) -> None:
     """Train a model (with validation, or every cross-validation fold) and save the artifact. With no
     recipe flags (--config, --model, --epochs, --set, --weights), or with --budget, the recipe is
@@ -89,7 +89,7 @@ def train(
     devices = _devices(devices)
     if budget is not None or not (config or model or epochs or set_ or weights):
         named = {"model.name": model, "optim.epochs": epochs, "task.kind": task, "model.weights": weights}
-        result = plan_command.train_with_plan(data, out, budget=budget, config=config, set_=set_, named=named, task=task, cv=cv,
+        result = train_with_plan(data, out, budget=budget, config=config, set_=set_, named=named, task=task, cv=cv,
                                               group=group, devices=devices, resume=resume, overwrite=overwrite, quiet=quiet)
     else:
         cfg = build_config(config, overrides=set_, model=model, epochs=epochs, task=task, weights=weights, echo=typer.echo)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from vidlearn.tasks.task import Classification
+from vidlearn.tasks.classification import Classification
 
 __all__ = ["Localization"]
 
