@@ -135,6 +135,12 @@ _WEIGHTS_HELP = "pretrained weights instead of a trained MODEL: a catalogue name
 _ARCH_HELP = "with --weights FILE that is not from the catalogue: its architecture (see `vidlearn models`)"
 _CLASSES_HELP = "with --weights FILE that is not from the catalogue: its class names, one a line, in output order"
 
+# a trained model, or pretrained weights in its place (evaluate, predict): see `_model_and_data`
+ModelArg = Annotated[str, typer.Argument(metavar="MODEL", help="a trained model (directory or .vidlearn file), a baseline model folder or a catalogue name")]
+WeightsOpt = Annotated[Optional[str], typer.Option(help=_WEIGHTS_HELP)]
+ArchOpt = Annotated[Optional[str], typer.Option("--model", help=_ARCH_HELP)]
+ClassesOpt = Annotated[Optional[Path], typer.Option(help=_CLASSES_HELP)]
+
 
 def _model_and_data(model: str, data: Optional[str], weights: Optional[str], arch: Optional[str], classes: Optional[Path], what: str):
     """(predictor or artifact path, data): `MODEL DATA`, or `--weights W DATA` (then the one

@@ -8,12 +8,13 @@ from typing import Annotated, Optional
 import typer
 
 from vidlearn.cli.common import (
-    _ARCH_HELP,
-    _CLASSES_HELP,
-    _WEIGHTS_HELP,
+    ArchOpt,
+    ClassesOpt,
     Config,
+    ModelArg,
     Quiet,
     Sets,
+    WeightsOpt,
     _friendly,
     _model_and_data,
     check_suffix,
@@ -25,7 +26,7 @@ from vidlearn.errors import ConfigError
 
 @_friendly
 def predict(
-    artifact: Annotated[str, typer.Argument(metavar="MODEL", help="a trained model (directory or .vidlearn file), a baseline model folder or a catalogue name")],
+    artifact: ModelArg,
     target: Annotated[Optional[str], typer.Argument(metavar="TARGET", help="a video, a folder of videos, a manifest, or a stream (rtsp://..., pipe:0, a FIFO)")] = None,
     top_k: Annotated[int, typer.Option("--top-k", help="classes per prediction")] = 1,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="write predictions to .csv or .json (with --timeline also a timeline PNG per video beside it)")] = None,
@@ -33,9 +34,9 @@ def predict(
     stride: Annotated[Optional[float], typer.Option(help="timeline step in seconds (default: half a window; a quarter for --segments)")] = None,
     segments: Annotated[bool, typer.Option(help="a localization model: action segments (start, end, label, score); with --out also a timeline PNG")] = False,
     ray: Annotated[Optional[str], typer.Option(help="predict on a Ray cluster: local, auto or ray://HOST:PORT")] = None,
-    weights: Annotated[Optional[str], typer.Option(help=_WEIGHTS_HELP)] = None,
-    arch: Annotated[Optional[str], typer.Option("--model", help=_ARCH_HELP)] = None,
-    classes: Annotated[Optional[Path], typer.Option(help=_CLASSES_HELP)] = None,
+    weights: WeightsOpt = None,
+    arch: ArchOpt = None,
+    classes: ClassesOpt = None,
     config: Config = None,
     set_: Sets = None,
     quiet: Quiet = False,

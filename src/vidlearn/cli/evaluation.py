@@ -8,13 +8,14 @@ from typing import Annotated, Optional
 import typer
 
 from vidlearn.cli.common import (
-    _ARCH_HELP,
-    _CLASSES_HELP,
-    _WEIGHTS_HELP,
+    ArchOpt,
+    ClassesOpt,
     Config,
     GroupColumn,
+    ModelArg,
     Quiet,
     Sets,
+    WeightsOpt,
     _friendly,
     _model_and_data,
     default_eval_out,
@@ -24,13 +25,13 @@ from vidlearn.cli.common import (
 
 @_friendly
 def evaluate(
-    artifact: Annotated[str, typer.Argument(metavar="MODEL", help="a trained model (directory or .vidlearn file), a baseline model folder or a catalogue name")],
+    artifact: ModelArg,
     data: Annotated[Optional[str], typer.Argument(metavar="DATA", help="labelled data to evaluate on (class folders or a manifest with labels)")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="report folder (default: eval-<DATA name> in the current folder)")] = None,
     group: GroupColumn = None,
-    weights: Annotated[Optional[str], typer.Option(help=_WEIGHTS_HELP)] = None,
-    arch: Annotated[Optional[str], typer.Option("--model", help=_ARCH_HELP)] = None,
-    classes: Annotated[Optional[Path], typer.Option(help=_CLASSES_HELP)] = None,
+    weights: WeightsOpt = None,
+    arch: ArchOpt = None,
+    classes: ClassesOpt = None,
     config: Config = None,
     set_: Sets = None,
     quiet: Quiet = False,
