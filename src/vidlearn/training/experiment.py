@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vidlearn.config import ExperimentConfig, explicit_fields, override_keys
 from vidlearn.errors import ConfigError
 from vidlearn.training.finetune import apply_weights_preprocessing
-from vidlearn.training.fit import Echo, TrainResult, cross_validate, fit
+from vidlearn.progress import Echo
+
+if TYPE_CHECKING:
+    from vidlearn.training.fit import TrainResult
 
 
 def build_config(
@@ -103,6 +106,7 @@ def train_on_data(
     from vidlearn.data.sources import load_records
     from vidlearn.data.splits import train_val_test_split
     from vidlearn.training.checkpoints import claim_run_dir
+    from vidlearn.training.fit import cross_validate, fit  # Lightning: imported once a run starts, so a bad option is refused in a second
 
     claim_run_dir(Path(out), resume=resume, overwrite=overwrite)
 
