@@ -48,12 +48,12 @@ def main() -> None:
     if not CLIP.is_file():
         sys.exit(f"{CLIP}: not found (the shared data folder is absent)")
     torch.set_num_threads(args.threads)
-    from vidlearn.demo import demo_config
+    from vidlearn.demo import scratch_config
     from vidlearn.predictors.deep import DeepPredictor
     from vidlearn.training.fit import build_task_model
     from vidlearn.io import probe, read_frames
 
-    cfg = demo_config().override({"task.classes": ["a", "b", "c", "d", "e"]})
+    cfg = scratch_config().override({"task.classes": ["a", "b", "c", "d", "e"]})
     predictor = DeepPredictor(build_task_model(cfg), cfg, cfg.task.classes)
     video = long_clip(REPO / "bench" / "out" / "bikes_40s.mp4")
     info = probe(video)

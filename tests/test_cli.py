@@ -112,6 +112,7 @@ BAD = [
     ("serve", ["serve", "{model}", "--set", "sampling.test_view=1"], "did you mean"),
     ("demo", ["demo", "--out", "{file}"], "a_file"),
     ("demo", ["demo", "--bogus"], "No such option"),
+    ("demo", ["demo", "--out", "{root}/d", "--budget", "soon"], "--budget"),
     ("(none)", ["trian"], "Did you mean 'train'"),
 ]
 

@@ -33,7 +33,7 @@ def _choice(plan, field):
 
 
 def test_never_upscales_and_caps_large_frames() -> None:
-    small = plan_recipe(_data(side=(64, 240)), CPU_BARE, 600)
+    small = plan_recipe(_data(side=(64, 240)), CPU_BARE, 600, family="scratch_3d")
     assert small.config.decode.short_side == 64  # the smallest native side, not the default 128
     assert small.config.transform.crop_size <= 64
     big = plan_recipe(_data(side=(480, 1080)), CPU_BARE, 600)
@@ -53,14 +53,14 @@ def test_clip_is_not_longer_than_the_shortest_video() -> None:
 
 def test_steps_fit_the_budget_for_a_measured_step_time() -> None:
     data = _data(n=36, groups=9)
-    fast = plan_recipe(data, CPU_BARE, 600, calibration=_cal(step_s=0.01))
-    slow = plan_recipe(data, CPU_BARE, 600, calibration=_cal(step_s=0.2))
+    fast = plan_recipe(data, CPU_BARE, 600, family="scratch_3d", calibration=_cal(step_s=0.01))
+    slow = plan_recipe(data, CPU_BARE, 600, family="scratch_3d", calibration=_cal(step_s=0.2))
     assert fast.config.optim.epochs > slow.config.optim.epochs  # a slower machine gets fewer steps
     for plan in (fast, slow):
         assert plan.predicted_s is not None and plan.predicted_s <= 600
     # the slow one is limited by the budget: its training fills most of it
     assert slow.predicted_s > 0.6 * 600
-    assert not plan_recipe(data, CPU_BARE, 30, calibration=_cal(step_s=0.5)).fits
+    assert not plan_recipe(data, CPU_BARE, 30, family="scratch_3d", calibration=_cal(step_s=0.5)).fits
     # the prediction adds up from the measurement: 9 folds x epochs x 8 steps x 0.2 s
     steps = 9 * slow.config.optim.epochs * 8
     assert slow.breakdown["training"] >= steps * 0.2
@@ -90,18 +90,31 @@ def test_an_explicit_setting_always_wins_and_the_plan_says_so() -> None:
 
 def test_model_family_follows_the_weights_at_hand_and_the_task() -> None:
     data = _data()
-    assert candidate_families(data, CPU, task="classification") == ["frame_features", "scratch_3d"]
-    assert candidate_families(data, CPU_BARE, task="classification") == ["scratch_3d"]
-    assert candidate_families(data, CPU_BARE, task="regression")[0] == "frame_features"  # motion rows need no weights
+    assert candidate_families(data, CPU, task="classification") == ["frame_features", "motion_features", "scratch_3d"]
+    assert candidate_families(data, CPU_BARE, task="classification") == ["motion_features", "scratch_3d"]  # flow needs no weights
+    assert candidate_families(data, CPU, task="regression") == ["motion_features", "scratch_3d"]  # appearance does not carry speed
+    mine = {"model.name": "feature_rnn", "frame_features.kinds": ["motion"]}
+    assert candidate_families(data, CPU, task="classification", explicit=mine) == ["motion_features"]
+    assert candidate_families(data, CPU, task="classification", explicit={"model.name": "feature_rnn"}) == ["frame_features"]
     gpu = MachineFingerprint(cores=8, memory_bytes=64 * 2**30, gpus=[("GPU", 16 * 2**30)], frame_encoder=True,
                              video_weights=["r3d_18.kinetics400"])
     assert candidate_families(data, gpu, task="classification")[0] == "video_backbone"
     plan = plan_recipe(data, gpu, 600)
     assert plan.config.model.weights == "r3d_18.kinetics400" and plan.config.model.name == "r3d_18"
     reg = plan_recipe(_data(task="regression"), CPU, 300, task="regression")
+    assert reg.family == "motion_features"
     assert reg.config.model.name == "feature_rnn" and reg.config.frame_features.kinds == ["motion"]
     cls = plan_recipe(data, CPU, 600)
     assert cls.config.frame_features.kinds == ["deep", "motion"]
+
+
+def test_encoder_rows_that_cost_over_half_the_budget_do_not_fit_but_flow_rows_do() -> None:
+    data = _data()  # 36 videos
+    slow = plan_recipe(data, CPU, 300, family="frame_features", calibration=_cal(first=5.0, step_s=0.01, model="feature_rnn"))
+    assert not slow.fits and any("per-frame features" in n for n in slow.notes)  # 180 s of 300 is over half
+    flow = plan_recipe(data, CPU, 300, family="motion_features", calibration=_cal(first=0.05, step_s=0.01, model="feature_rnn"))
+    assert flow.fits and flow.config.frame_features.kinds == ["motion"] and flow.config.model.name == "feature_rnn"
+    assert flow.config.data.num_workers == 0
 
 
 def test_pure_same_inputs_same_plan_and_bad_inputs_are_named() -> None:

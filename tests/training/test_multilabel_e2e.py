@@ -211,12 +211,12 @@ def test_a_deep_model_learns_co_occurring_motions_on_an_unseen_group(tmp_path: P
     -- an open problem: the tiny CNN learns the translation but not reliably rotate/blink from so
     few videos (the one-vs-rest motion-feature baseline above does, 0.88). Opt-in (slow, ~3-20 min)."""
     from vidlearn.data.splits import train_val_test_split
-    from vidlearn.demo import demo_config
+    from vidlearn.demo import scratch_config
     from vidlearn.training.fit import fit
 
     m = generate_multilabel_dataset(tmp_path / "d", videos_per_set=8, num_groups=4, seed=seed)
     split = train_val_test_split(load_records(m, task="multilabel", group="group"), val=0.25, seed=seed)
     assert not {r.group for r in split.val} & {r.group for r in split.train}
-    cfg = demo_config(tmp_path / "cache").override({"optim.epochs": 25, "optim.seed": seed, "data.num_workers": 0, "task.kind": "multilabel"})
+    cfg = scratch_config(tmp_path / "cache").override({"optim.epochs": 25, "optim.seed": seed, "data.num_workers": 0, "task.kind": "multilabel"})
     result = fit(split.train, cfg, tmp_path / "run", val_records=split.val, progress=False, echo=lambda s: None)
     assert result.metrics["video"]["map"] >= 0.65, result.metrics["video"]["per_class"]

@@ -82,13 +82,13 @@ def test_training_learns_motion_that_holds_on_an_unseen_group(tmp_path: Path, se
     training videos or 32-px frames it stays near chance: the tiny 3-D CNN from scratch needs a
     few dozen videos per class and motion of at least ~1 px per frame after its stride-2 stem."""
     from vidlearn.data.splits import train_val_test_split
-    from vidlearn.demo import demo_config
+    from vidlearn.demo import scratch_config
     from vidlearn.training.fit import fit
 
     data = generate_demo_dataset(tmp_path / "d", classes=["left", "right"], videos_per_class=32, num_groups=4, seed=seed)
     split = train_val_test_split(load_records(data, group="group"), val=0.25, seed=seed)
     assert len(split.val) == 16 and not {r.group for r in split.val} & {r.group for r in split.train}
-    cfg = demo_config(tmp_path / "cache").override({"optim.epochs": 25, "optim.seed": seed, "data.num_workers": 0})
+    cfg = scratch_config(tmp_path / "cache").override({"optim.epochs": 25, "optim.seed": seed, "data.num_workers": 0})
     result = fit(split.train, cfg, tmp_path / "run", val_records=split.val, progress=False, echo=lambda s: None)
     acc = result.metrics["video"]["accuracy"]
     assert acc >= 0.75, f"left/right motion should be learnt, got video accuracy {acc} on {len(split.val)} unseen-group videos"

@@ -10,7 +10,7 @@ from vidlearn.data.fingerprint import DataFingerprint, fingerprint_records
 from vidlearn.planning.budget import DEFAULT_BUDGET_S, format_seconds, parse_budget
 from vidlearn.planning.calibrate import calibrate
 from vidlearn.planning.machine import MachineFingerprint, fingerprint_machine
-from vidlearn.planning.planner import format_plan, make_plan, save_plan_config, user_settings
+from vidlearn.planning.planner import format_plan, make_plan, save_plan_config, train_planned, user_settings
 from vidlearn.planning.rules import Calibration, Choice, Plan, candidate_families, plan_recipe
 
 __all__ = [
@@ -30,5 +30,6 @@ __all__ = [
     "parse_budget",
     "plan_recipe",
     "save_plan_config",
+    "train_planned",
     "user_settings",
 ]

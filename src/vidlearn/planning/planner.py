@@ -14,7 +14,7 @@ from vidlearn.config import ExperimentConfig, explicit_fields, override_keys
 from vidlearn.data.fingerprint import DataFingerprint, fingerprint_records
 from vidlearn.planning.budget import format_seconds
 from vidlearn.planning.machine import MachineFingerprint, fingerprint_machine
-from vidlearn.planning.rules import Plan, candidate_families, plan_recipe
+from vidlearn.planning.rules import FEATURE_FAMILIES, FEATURES_FIRST_PASS_MAX, Plan, candidate_families, plan_recipe
 from vidlearn.progress import Echo
 
 __all__ = ["format_plan", "make_plan", "plan_header", "save_plan_config", "train_planned", "user_settings"]
@@ -81,8 +81,7 @@ def make_plan(
         if echo:
             echo(f"calibrating {first.config.model.name} ({family}) on a few videos ...")
         limit = None
-        if family == "frame_features":  # stop measuring once computing every video's features could not fit
-            from vidlearn.planning.rules import FEATURES_FIRST_PASS_MAX
+        if family in FEATURE_FAMILIES:  # stop measuring once computing every video's features could not fit
 
             limit = FEATURES_FIRST_PASS_MAX * budget_s / max(1, fp.n_videos)
         cal = run_calibration(records, first.config, bad=bad, first_pass_limit=limit)

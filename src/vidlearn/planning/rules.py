@@ -18,15 +18,15 @@ from vidlearn.data.fingerprint import DataFingerprint
 from vidlearn.errors import ConfigError
 from vidlearn.planning.machine import MachineFingerprint
 
-__all__ = ["Calibration", "Choice", "FAMILIES", "Plan", "candidate_families", "plan_recipe"]
+__all__ = ["Calibration", "Choice", "FAMILIES", "FEATURE_FAMILIES", "Plan", "candidate_families", "plan_recipe"]
 
 # ---- the measurements behind the rules (docs/planner.md) ------------------------------------
 MAX_SHORT_SIDE = 128  # the library default: above it a tiny CNN gains nothing on CPU and costs pixels^2
 CROP_FRACTION = 0.875  # 56 of 64 px: mild crops keep the waving hands (Weizmann 35-36/36); 0.5-1.0 RRC cut them off
 TARGET_FPS = 12.5  # Weizmann 12.5 fps (35-36/36), demo 12 fps (0.85)
-FRAMES = {"scratch_3d": 8, "frame_features": 16, "video_backbone": 16}  # 8 @ 12.5 fps: 35-36/36 scratch; feature_rnn: 16 > 8, 24
+FRAMES = {"scratch_3d": 8, "frame_features": 16, "motion_features": 16, "video_backbone": 16}  # 8 @ 12.5 fps: 35-36/36 scratch; feature_rnn: 16 > 8, 24
 TEST_VIEWS = 4  # both Weizmann configs
-NEED_STEPS = {"scratch_3d": 480, "frame_features": 240, "video_backbone": 300}  # 480: 36/36 (120 underfit: 29/36); rnn 240: 35/36
+NEED_STEPS = {"scratch_3d": 480, "frame_features": 240, "motion_features": 240, "video_backbone": 300}  # 480: 36/36 (120 underfit: 29/36); rnn 240: 35/36
 MIN_EPOCHS = 10  # on large data the measured step need is less than this many passes
 MIN_FRACTION_OF_NEED = 0.25  # below a quarter of the measured need a family does not "fit" the budget
 FEW_VIDEOS = 200  # up to this many videos: cross-validation (a single held-out split is a few videos' noise)
@@ -37,7 +37,8 @@ FOLD_OVERHEAD_S = 4.0  # set-up, evaluation, artifact and report around a fold's
 EPOCH_OVERHEAD_S = 0.15  # checkpoint + logging per epoch (tiny models, measured)
 CLIP_MEMORY_FACTOR = 120  # bytes of activations+gradients per input byte, r2plus1d_tiny (measured, CPU, fp32)
 
-FAMILIES = ("video_backbone", "frame_features", "scratch_3d")
+FAMILIES = ("video_backbone", "frame_features", "motion_features", "scratch_3d")
+FEATURE_FAMILIES = ("frame_features", "motion_features")  # a GRU over cached per-frame rows
 
 
 @dataclass(frozen=True)
@@ -115,20 +116,25 @@ def _show(value: Any) -> str:
 def candidate_families(data: DataFingerprint, machine: MachineFingerprint, *, task: str,
                        explicit: dict[str, Any] | None = None) -> list[str]:
     """The model families worth trying, best first (the first that fits the budget is planned):
-    a pretrained video backbone when catalogue weights are downloaded and there is a GPU; a frozen
-    ImageNet frame encoder with cached per-frame features when its weights are installed (for
-    regression: per-frame motion features, which need no weights); a small 3-D CNN from scratch."""
+    a pretrained video backbone when catalogue weights are downloaded and there is a GPU; for
+    classification, a frozen ImageNet frame encoder + optical flow with cached per-frame rows when
+    the encoder's weights are installed; a GRU over per-frame optical-flow rows alone (no weights,
+    about 15x cheaper to compute than the encoder's rows); a small 3-D CNN from scratch."""
     explicit = explicit or {}
     if "model.name" in explicit:
         from vidlearn.models import takes_feature_sequences
 
-        return ["frame_features" if takes_feature_sequences(str(explicit["model.name"])) else "scratch_3d"]
+        if not takes_feature_sequences(str(explicit["model.name"])):
+            return ["scratch_3d"]
+        kinds = explicit.get("frame_features.kinds")
+        encoder = task == "classification" and machine.frame_encoder and (kinds is None or "deep" in kinds)
+        return ["frame_features" if encoder else "motion_features"]
     out = []
     if machine.video_weights and machine.gpus and task == "classification":
         out.append("video_backbone")
-    if task == "regression" or machine.frame_encoder:
+    if task == "classification" and machine.frame_encoder:
         out.append("frame_features")
-    out.append("scratch_3d")
+    out += ["motion_features", "scratch_3d"]
     return out
 
 
@@ -205,15 +211,18 @@ def plan_recipe(
     elif family == "frame_features":
         choose("model.name", "feature_rnn", "a GRU over cached per-frame features: each frame is encoded once, "
                        "then every epoch reads rows (Weizmann: 35/36 in 52 s, 10x faster per fold than encoding clips)")
-        kinds = ["motion"] if task == "regression" or not machine.frame_encoder else ["deep", "motion"]
-        choose("frame_features.kinds", kinds, "motion (optical flow) carries speed; appearance does not (speed table: flow + ridge 2.6 px/s)"
-               if kinds == ["motion"] else "appearance from the frozen ImageNet EfficientNet-Lite0 (installed) + optical-flow motion, "
-               "which carries direction (left/right look alike frame by frame)")
-        if "deep" in kinds:
-            choose("frame_features.image_size", 224, "the encoder's ImageNet input size (the frames are resized inside the encoder only)")
+        choose("frame_features.kinds", ["deep", "motion"], "appearance from the frozen ImageNet EfficientNet-Lite0 (installed) + "
+               "optical-flow motion, which carries direction (left/right look alike frame by frame)")
+        choose("frame_features.image_size", 224, "the encoder's ImageNet input size (the frames are resized inside the encoder only)")
+    elif family == "motion_features":
+        choose("model.name", "feature_rnn", "a GRU over cached per-frame optical-flow rows: no weights, and about 15x cheaper "
+                       "a video than the ImageNet encoder's rows (demo: 0.867 in 36 s, against r2plus1d_tiny 0.783 in 2 min)")
+        choose("frame_features.kinds", ["motion"], "optical flow: the direction and speed of motion, which one frame's appearance "
+               "does not carry (speed table: flow + ridge 2.6 px/s)")
+    if family in FEATURE_FAMILIES:
         choose("model.options", {"rnn": "gru", "hidden": 128, "readout": "mean", "dropout": 0.2},
                "GRU, 128 hidden, mean readout, dropout 0.2 (configs/weizmann_effnet_rnn.yaml)")
-    else:
+    elif family == "scratch_3d":
         choose("model.name", "r2plus1d_tiny", "a 0.78 M-parameter 3-D CNN from scratch: no pretrained weights are at hand, "
                        "and it trains on a CPU (Weizmann 35-36/36, demo 0.85)")
 
@@ -269,8 +278,8 @@ def plan_recipe(
                 f"{want_bs}: {'<= 64 training videos, so an epoch still has several steps' if want_bs == 4 else 'more training videos'}"
                 + (f"; capped at {fit_bs} to keep a quarter of the {'GPU' if machine.gpus else 'RAM'} free" if fit_bs < want_bs else
                    f" (uses about {want_bs * clip_bytes * CLIP_MEMORY_FACTOR / 2**20:.0f} MiB of {memory / 2**30:.0f} GiB)"))
-    choose("data.num_workers", 0 if family == "frame_features" else min(2, machine.cores),
-           "0: rows are read memory-mapped from the feature cache" if family == "frame_features"
+    choose("data.num_workers", 0 if family in FEATURE_FAMILIES else min(2, machine.cores),
+           "0: rows are read memory-mapped from the feature cache" if family in FEATURE_FAMILIES
            else f"{min(2, machine.cores)} loader workers ({machine.cores} cores)")
 
     # ---- optimisation and the budget ------------------------------------------------------------
@@ -295,7 +304,7 @@ def plan_recipe(
         fixed = first + evals + over
         room = PLAN_FRACTION * budget_s - fixed
         fit_steps = max(0, int(room / (n_folds * (step_s + EPOCH_OVERHEAD_S / steps_per_epoch)))) if room > 0 else 0
-        if family == "frame_features" and first > FEATURES_FIRST_PASS_MAX * budget_s:
+        if family in FEATURE_FAMILIES and first > FEATURES_FIRST_PASS_MAX * budget_s:
             fits = False
             notes.append(f"computing the per-frame features of {n} videos takes {first:.0f} s, more than half the budget")
         if fit_steps < MIN_FRACTION_OF_NEED * need:
@@ -323,7 +332,7 @@ def plan_recipe(
 
     cfg = _build(values, explicit)
     ratio = 1.0 if calibration is None else min(1.0, fit_steps / need)
-    if family == "frame_features" and calibration is not None and n * calibration.first_pass_s > FEATURES_FIRST_PASS_MAX * budget_s:
+    if family in FEATURE_FAMILIES and calibration is not None and n * calibration.first_pass_s > FEATURES_FIRST_PASS_MAX * budget_s:
         ratio = 0.0
     return Plan(config=cfg, cv=protocol, family=family, choices=choices, budget_s=float(budget_s), predicted_s=predicted,
                 breakdown=breakdown, calibration=calibration, fits=fits, notes=notes, fit_ratio=ratio)
