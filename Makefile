@@ -20,14 +20,15 @@ $(STAMP): pyproject.toml constraints.txt
 demo: setup
 	$(BIN)/vidlearn demo --out $(DEMO_OUT)
 
+# -n auto: one pytest-xdist worker a core (tests/conftest.py gives each its share of torch's threads).
 test: setup browser
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist worksteal
 
 # Also the opt-in tests marked slow (see pyproject.toml's markers).
 test-all: setup browser
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -q -m ""
+	$(BIN)/python -m pytest -q -n auto --dist worksteal -m ""
 
 # Headless Chromium for the report browser test; never fails: without it that test skips with a reason.
 browser:

@@ -103,7 +103,7 @@ def generate_demo_dataset(
     if not classes:
         raise ConfigError("classes: need at least one motion class")
     if isinstance(classes, str) or len(set(classes)) != len(classes):
-        raise ConfigError(f"classes: must be distinct names, got {list(classes)!r}")
+        raise ConfigError(f"classes: must be distinct names, got {', '.join(map(str, classes))}")
     for c in classes:
         check_kind(c)
     if int(videos_per_class) < 1:
@@ -164,7 +164,7 @@ def generate_untrimmed_dataset(
     """
     classes = tuple(UNTRIMMED_CLASSES if classes is None else classes)
     if not classes or len(set(classes)) != len(classes):
-        raise ConfigError(f"classes: must be distinct motion names, got {list(classes)!r}")
+        raise ConfigError(f"classes: must be distinct motion names, got {', '.join(map(str, classes)) or 'none'}")
     for c in classes:
         check_kind(c)
     if int(videos_per_group) < 1 or int(num_groups) < 1 or int(actions_per_video) < 1:

@@ -121,7 +121,7 @@ def _labelled_rows(table: pd.DataFrame, group: str | None, source: str, echo: Ec
         texts = [str(t) for t in target]
         classes = sorted({label for t in texts for label in split_labels(t)})
         if len(classes) < 2:
-            raise DataSourceError(source, [f"need at least 2 classes for multilabel, found {classes}"])
+            raise DataSourceError(source, [f"need at least 2 classes for multilabel, found {len(classes)}" + (f" ({', '.join(classes)})" if classes else "")])
         return labelled, multi_hot(texts, classes).astype(np.int64), classes
     if task == "regression":
         values = pd.to_numeric(target, errors="coerce").to_numpy(dtype=np.float64)

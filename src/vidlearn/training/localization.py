@@ -70,7 +70,7 @@ def train_localization(
     cfg = cfg.override({"task.classes": labels})  # every annotated action, even one seen only in validation
     train = localization_windows(train_v, cfg)
     if len(train.counts) < 2:
-        raise ConfigError(f"{data if isinstance(data, (str, Path)) else 'training videos'}: windows of only {list(train.counts)}; "
+        raise ConfigError(f"{data if isinstance(data, (str, Path)) else 'training videos'}: windows of only {', '.join(map(str, train.counts)) or 'nothing'}; "
                           "localization needs action and background windows")
     val = localization_windows(val_v, cfg, seed=cfg.optim.seed + 1) if val_v else None
     echo(f"localization: {len(train_v)} training video(s) -> {train.describe()}; "

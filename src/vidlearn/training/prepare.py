@@ -33,9 +33,9 @@ def prepare_config(cfg: ExperimentConfig, train_records: list[VideoRecord]) -> E
         if cfg.task.classes:
             names = sorted(set(cfg.task.classes) | set(names))
         if len(names) < 2:
-            raise DataSourceError("training data", [f"multilabel needs at least 2 classes, found {names}"])
+            raise DataSourceError("training data", [f"multilabel needs at least 2 classes, found {len(names)}" + (f" ({', '.join(names)})" if names else "")])
         if cfg.task.thresholds and len(cfg.task.thresholds) != len(names):
-            raise ConfigError(f"task.thresholds: {len(cfg.task.thresholds)} thresholds for the {len(names)} classes {names}")
+            raise ConfigError(f"task.thresholds: {len(cfg.task.thresholds)} thresholds for the {len(names)} classes ({', '.join(names)})")
         return cfg.override({"task.classes": names})
     if cfg.task.kind in CLASS_TASKS:
         from vidlearn.data.sources import class_names
@@ -44,7 +44,7 @@ def prepare_config(cfg: ExperimentConfig, train_records: list[VideoRecord]) -> E
         if any(not isinstance(r.target, str) for r in train_records):
             raise DataSourceError("training data", ["classification needs a class label for every video (folder name or 'label' column)"])
         if len(names) < 2:
-            raise DataSourceError("training data", [f"classification needs at least 2 classes, found {names}"])
+            raise DataSourceError("training data", [f"classification needs at least 2 classes, found {len(names)}" + (f" ({', '.join(names)})" if names else "")])
         if cfg.task.classes and set(cfg.task.classes) != set(names):
             names = sorted(set(cfg.task.classes) | set(names))
         return cfg.override({"task.classes": names})
