@@ -106,7 +106,10 @@ def test_a_text_table_for_other_tools(videos: list[VideoRecord], tmp_path: Path,
     text = pd.read_csv(out, sep="\t" if suffix == ".tsv" else ",")  # a plain reader, no vidlearn
     assert list(text.columns) == list(parquet.columns)
     cols = columns_for(["color", "motion"])
-    assert np.array_equal(text[cols].to_numpy(np.float32), parquet[cols].to_numpy(np.float32))
+    # float32 in its shortest exact form; pandas' default parser is not guaranteed to round
+    # correctly, so a plain reader gets each value back within one float32 ulp (one fresh-clone
+    # run differed, nine reruns did not): more is a real difference
+    np.testing.assert_array_max_ulp(text[cols].to_numpy(np.float32), parquet[cols].to_numpy(np.float32), maxulp=1)
     assert (tmp_path / f"f{suffix}.json").is_file()
     back = read_feature_table(out)
     assert feature_columns(back) == cols and back.attrs["vidlearn"]["settings"] == parquet.attrs["vidlearn"]["settings"]
