@@ -90,6 +90,12 @@ def metrics_from_scores(
     n, v = scores.view_outputs.shape[:2]
     if n == 0:
         raise ValueError("no video could be evaluated")
+    finite = np.isfinite(scores.view_outputs.reshape(n, -1)).all(axis=1)
+    if not finite.all():
+        from vidlearn.errors import ConfigError
+
+        raise ConfigError(f"the model's outputs are not finite (NaN or inf) for {int((~finite).sum())} of {n} video(s): "
+                          "its weights diverged in training; lower optim.lr, set optim.grad_clip, or train with optim.precision=32")
     if cfg.task.kind == "multilabel":
         from vidlearn.tasks.multilabel import multi_hot
 
