@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from vidlearn.config import ExperimentConfig
 
@@ -64,7 +63,6 @@ def run_demo(out: str | Path, *, budget_s: float = DEMO_BUDGET_S, echo: Callable
     started = time.time()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     data_dir = out / "data"
     manifest = data_dir / "manifest.csv"
     echo(f"1. demo dataset -> {data_dir}")

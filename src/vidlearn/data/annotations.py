@@ -16,12 +16,11 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from vidlearn.data.records import VideoRecord
+from vidlearn.data.records import VideoRecord, parse_number
 from vidlearn.errors import DataSourceError, VidlearnError
 from vidlearn.fsutil import atomic_write_text
 
@@ -77,14 +76,6 @@ def is_annotations_file(path: str | Path) -> bool:
     return set(ANNOTATION_COLUMNS) <= {h.strip() for h in header}
 
 
-def _number(text: str) -> float | None:
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
-
-
 def read_annotations(path: str | Path, *, root: str | Path | None = None, probe_videos: bool = True) -> list[AnnotatedVideo]:
     """The videos of an annotations CSV, in the order they first appear (relative paths are
     relative to ``root``, default the CSV's folder). With ``probe_videos`` each video is probed
@@ -124,7 +115,7 @@ def read_annotations(path: str | Path, *, root: str | Path | None = None, probe_
         groups.setdefault(rel, group)
         if not label and not start_text and not end_text:
             continue  # a video with no action
-        start, end = _number(start_text), _number(end_text)
+        start, end = parse_number(start_text), parse_number(end_text)
         if not label:
             problems.append(f"{where}: empty label")
         if start is None or end is None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LABEL_SEPARATOR", "VideoRecord", "join_labels", "split_labels"]
+__all__ = ["LABEL_SEPARATOR", "VideoRecord", "join_labels", "parse_number", "split_labels"]
 
 LABEL_SEPARATOR = "|"  # a multi-label target is its labels joined by this, sorted: "jump|wave"
 
@@ -21,6 +22,15 @@ def split_labels(target: str | float | None) -> list[str]:
 def join_labels(labels: Any) -> str:
     """The one spelling of a set of labels: sorted, without repeats, joined by ``|`` (none: ``""``)."""
     return LABEL_SEPARATOR.join(sorted({str(label).strip() for label in labels if str(label).strip()}))
+
+
+def parse_number(text: str) -> float | None:
+    """A finite number from a manifest or annotations cell, or None (not a number, nan, inf)."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
 
 
 @dataclass(frozen=True)

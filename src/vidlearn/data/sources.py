@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
-from vidlearn.data.records import VideoRecord, join_labels, split_labels
+from vidlearn.data.records import VideoRecord, join_labels, parse_number, split_labels
 from vidlearn.data.split_lists import Subset, load_split_list
 from vidlearn.errors import ConfigError, DataSourceError
 
@@ -157,7 +156,7 @@ def load_folder(path: str | Path, *, task: Task = "classification") -> list[Vide
             problems.append(f"{_shown(d.name)}/: a class folder's name is its label, and this one is not valid UTF-8")
             continue
         if task == "regression":
-            value = _parse_float(d.name)
+            value = parse_number(d.name)
             if value is None:
                 problems.append(f"{d.name}/: folder name is not a number (task is regression)")
                 continue
@@ -290,7 +289,7 @@ def load_manifest(
                 if labelled:
                     problems.append(f"line {line}: empty {target_col}")
             elif task == "regression":
-                target = _parse_float(raw)
+                target = parse_number(raw)
                 if target is None:
                     problems.append(f"line {line}: {target_col} '{raw}' is not a number")
             elif task == "multilabel":
@@ -338,7 +337,7 @@ def _optional_seconds(values: dict[str, str], column: str, line: int, problems: 
     raw = values.get(column, "")
     if not raw:
         return None
-    value = _parse_float(raw)
+    value = parse_number(raw)
     if value is None or value < 0:
         problems.append(f"line {line}: {column} '{raw}' is not a non-negative number of seconds")
         return None
@@ -365,14 +364,6 @@ def _shown(text: str) -> str:
         return os.fsencode(text).decode("utf-8", "backslashreplace")
     except UnicodeEncodeError:  # a surrogate that no undecodable byte became
         return text.encode("utf-8", "backslashreplace").decode("ascii")
-
-
-def _parse_float(text: str) -> float | None:
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
 
 
 def _check_task(task: str) -> None:

@@ -77,6 +77,32 @@ def _class_key(name: str) -> int:
     return zlib.crc32(name.encode("utf-8"))
 
 
+def check_motion_classes(classes: Sequence[str], *, at_least: int = 1) -> tuple[str, ...]:
+    """``classes`` as a tuple of distinct known motion names (at least ``at_least``), else a ConfigError."""
+    if isinstance(classes, str) or len(classes) < at_least or len(set(classes)) != len(classes):
+        shown = classes if isinstance(classes, str) else ", ".join(map(str, classes))
+        raise ConfigError(f"classes: need at least {at_least} distinct motion name(s), got {shown or 'none'}")
+    for c in classes:
+        check_kind(c)
+    return tuple(classes)
+
+
+def check_frame_size(size: int) -> None:
+    """A ConfigError unless ``size`` is an even number of pixels >= 16 (H.264 needs even sizes)."""
+    if int(size) != size or size < 16 or size % 2:
+        raise ConfigError(f"size must be an even number of pixels >= 16 (H.264 needs even sizes), got {size!r}")
+
+
+def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[str]]) -> Path:
+    """Write a small CSV atomically (``\\n`` line ends) and return its path."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    atomic_write_text(path, buf.getvalue())
+    return path
+
+
 def generate_demo_dataset(
     out_dir: str | Path,
     *,
@@ -99,19 +125,12 @@ def generate_demo_dataset(
     may differ slightly: libx264 is not bit-reproducible on such small frames); a clip depends only
     on (seed, class name, k, size, fps, duration), not on which other classes are generated.
     """
-    classes = tuple(DEFAULT_CLASSES if classes is None else classes)
-    if not classes:
-        raise ConfigError("classes: need at least one motion class")
-    if isinstance(classes, str) or len(set(classes)) != len(classes):
-        raise ConfigError(f"classes: must be distinct names, got {', '.join(map(str, classes))}")
-    for c in classes:
-        check_kind(c)
+    classes = check_motion_classes(DEFAULT_CLASSES if classes is None else classes)
     if int(videos_per_class) < 1:
         raise ConfigError(f"videos_per_class must be at least 1, got {videos_per_class!r}")
     if not 1 <= int(num_groups) <= int(videos_per_class):
         raise ConfigError(f"num_groups must be between 1 and videos_per_class ({videos_per_class}), got {num_groups!r}")
-    if int(size) != size or size < 16 or size % 2:
-        raise ConfigError(f"size must be an even number of pixels >= 16 (H.264 needs even sizes), got {size!r}")
+    check_frame_size(size)
     clip_frame_count(fps, duration)
     out = Path(out_dir)
     palettes = [group_palette(seed, g) for g in range(int(num_groups))]
@@ -126,13 +145,7 @@ def generate_demo_dataset(
             rel = Path(_VIDEOS) / cls / f"{group}_{cls}_{k:0{width}d}.mp4"
             write_video(out / rel, render_clip(spec), fps)
             rows.append((rel.as_posix(), cls, group, f"{spec.speed:.4f}"))
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(("path", "label", "group", "target"))
-    writer.writerows(rows)
-    manifest = out / _MANIFEST
-    atomic_write_text(manifest, buf.getvalue())
-    return manifest
+    return write_csv(out / _MANIFEST, ("path", "label", "group", "target"), rows)
 
 
 UNTRIMMED_CLASSES: tuple[str, ...] = ("right", "rotate", "grow")
@@ -162,15 +175,10 @@ def generate_untrimmed_dataset(
     (``path,label,start,end,group``; exact segment times, in seconds, on frame boundaries),
     each written atomically, the CSV last.
     """
-    classes = tuple(UNTRIMMED_CLASSES if classes is None else classes)
-    if not classes or len(set(classes)) != len(classes):
-        raise ConfigError(f"classes: must be distinct motion names, got {', '.join(map(str, classes)) or 'none'}")
-    for c in classes:
-        check_kind(c)
+    classes = check_motion_classes(UNTRIMMED_CLASSES if classes is None else classes)
     if int(videos_per_group) < 1 or int(num_groups) < 1 or int(actions_per_video) < 1:
         raise ConfigError("videos_per_group, num_groups and actions_per_video must be at least 1")
-    if int(size) != size or size < 16 or size % 2:
-        raise ConfigError(f"size must be an even number of pixels >= 16 (H.264 needs even sizes), got {size!r}")
+    check_frame_size(size)
     for name, (lo, hi) in (("action_seconds", action_seconds), ("gap_seconds", gap_seconds)):
         if not 0 < lo <= hi:
             raise ConfigError(f"{name} must be (low, high) seconds with 0 < low <= high, got {(lo, hi)!r}")
@@ -199,13 +207,7 @@ def generate_untrimmed_dataset(
                     frame += gap_n
             write_video(out / rel, np.concatenate(parts), fps)
             rows += [(rel.as_posix(), cls, f"{a / fps:.6f}", f"{b / fps:.6f}", f"g{g}") for cls, a, b in segments]
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(("path", "label", "start", "end", "group"))
-    writer.writerows(rows)
-    path = out / _ANNOTATIONS
-    atomic_write_text(path, buf.getvalue())
-    return path
+    return write_csv(out / _ANNOTATIONS, ("path", "label", "start", "end", "group"), rows)
 
 
 # --------------------------------------------------------------------------- bad files

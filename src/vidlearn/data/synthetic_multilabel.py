@@ -12,8 +12,6 @@ second hides the first, as in real footage).
 
 from __future__ import annotations
 
-import csv
-import io
 import itertools
 import zlib
 from collections.abc import Sequence
@@ -23,7 +21,6 @@ from pathlib import Path
 import numpy as np
 
 from vidlearn.data.motions import (
-    check_kind,
     clip_frame_count,
     draw_clip_spec,
     group_palette,
@@ -31,8 +28,8 @@ from vidlearn.data.motions import (
     render_clip,
 )
 from vidlearn.data.records import join_labels
+from vidlearn.data.synthetic import check_frame_size, check_motion_classes, write_csv
 from vidlearn.errors import ConfigError
-from vidlearn.fsutil import atomic_write_text
 from vidlearn.io import write_video
 
 __all__ = ["DEFAULT_MULTILABEL_CLASSES", "generate_multilabel_dataset", "label_sets", "render_multilabel_clip"]
@@ -81,17 +78,12 @@ def generate_multilabel_dataset(
     and ``group`` (``g0``..; video ``k`` of every set is in group ``k % num_groups``). The labels are
     one ``label`` column joined by ``|`` (``right|rotate``), or with ``label_columns`` one 0/1 column
     ``label:CLASS`` per class. Videos are written atomically, the manifest last."""
-    classes = tuple(DEFAULT_MULTILABEL_CLASSES if classes is None else classes)
-    if isinstance(classes, str) or len(classes) < 2 or len(set(classes)) != len(classes):
-        raise ConfigError(f"classes: need at least 2 distinct motion classes, got {list(classes)!r}")
-    for c in classes:
-        check_kind(c)
+    classes = check_motion_classes(DEFAULT_MULTILABEL_CLASSES if classes is None else classes, at_least=2)
     if not 1 <= int(max_labels) <= len(classes):
         raise ConfigError(f"max_labels must be between 1 and the number of classes ({len(classes)}), got {max_labels!r}")
     if int(videos_per_set) < 1 or not 1 <= int(num_groups) <= int(videos_per_set):
         raise ConfigError(f"need videos_per_set >= 1 and 1 <= num_groups <= videos_per_set, got {videos_per_set!r}, {num_groups!r}")
-    if int(size) != size or size < 16 or size % 2:
-        raise ConfigError(f"size must be an even number of pixels >= 16 (H.264 needs even sizes), got {size!r}")
+    check_frame_size(size)
     clip_frame_count(fps, duration)
     out = Path(out_dir)
     palettes = [group_palette(seed, g) for g in range(int(num_groups))]
@@ -107,10 +99,5 @@ def generate_multilabel_dataset(
             write_video(out / rel, render_multilabel_clip(order, size=size, fps=fps, duration=duration, rng=rng, palette=palettes[g]), fps)
             labels = [("1" if c in combo else "0") for c in classes] if label_columns else [join_labels(combo)]
             rows.append([rel.as_posix(), *labels, f"g{g}"])
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["path", *([f"label:{c}" for c in classes] if label_columns else ["label"]), "group"])
-    writer.writerows(rows)
-    manifest = out / "manifest.csv"
-    atomic_write_text(manifest, buf.getvalue())
-    return manifest
+    header = ["path", *([f"label:{c}" for c in classes] if label_columns else ["label"]), "group"]
+    return write_csv(out / "manifest.csv", header, rows)

@@ -293,6 +293,7 @@ def plan_recipe(
     breakdown: dict[str, float] = {}
     predicted = None
     fits = True
+    features_too_slow = False  # computing every video's per-frame rows would take over half the budget
     if calibration is None:
         epochs = max(1, math.ceil(need / steps_per_epoch))
         reason = f"{need} steps, the measured need of this family ({steps_per_epoch} a epoch); not calibrated, so no time is predicted"
@@ -304,7 +305,8 @@ def plan_recipe(
         fixed = first + evals + over
         room = PLAN_FRACTION * budget_s - fixed
         fit_steps = max(0, int(room / (n_folds * (step_s + EPOCH_OVERHEAD_S / steps_per_epoch)))) if room > 0 else 0
-        if family in FEATURE_FAMILIES and first > FEATURES_FIRST_PASS_MAX * budget_s:
+        features_too_slow = family in FEATURE_FAMILIES and first > FEATURES_FIRST_PASS_MAX * budget_s
+        if features_too_slow:
             fits = False
             notes.append(f"computing the per-frame features of {n} videos takes {first:.0f} s, more than half the budget")
         if fit_steps < MIN_FRACTION_OF_NEED * need:
@@ -331,9 +333,7 @@ def plan_recipe(
             notes.append(f"the predicted {predicted:.0f} s is over the {budget_s:.0f} s left: the run stops training early to keep the budget")
 
     cfg = _build(values, explicit)
-    ratio = 1.0 if calibration is None else min(1.0, fit_steps / need)
-    if family in FEATURE_FAMILIES and calibration is not None and n * calibration.first_pass_s > FEATURES_FIRST_PASS_MAX * budget_s:
-        ratio = 0.0
+    ratio = 0.0 if features_too_slow else 1.0 if calibration is None else min(1.0, fit_steps / need)
     return Plan(config=cfg, cv=protocol, family=family, choices=choices, budget_s=float(budget_s), predicted_s=predicted,
                 breakdown=breakdown, calibration=calibration, fits=fits, notes=notes, fit_ratio=ratio)
 
