@@ -5,6 +5,7 @@ timeline picture), stream segments, the /segments endpoint, and clear errors."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -94,3 +95,19 @@ def test_segments_need_a_localization_model(trained, tmp_path):
     bad.write_text("path,label,start,end\n" + f"{read_annotations(ann)[0].path},right,3,2\n")
     res = CliRunner().invoke(app, ["evaluate", str(root / "run" / "model"), str(bad), "--out", str(tmp_path / "e")])
     assert res.exit_code == 2 and "line 2: the segment is inverted" in res.output
+
+
+def test_predict_segments_skips_a_disguised_script_and_keeps_the_real_video(trained, tmp_path):
+    """As `predict` on files: a concat script renamed .mp4 is never decoded, and the video beside it is segmented."""
+    from vidlearn.deploy.segments import run_segments
+
+    root, ann, _ = trained
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    real = read_annotations(ann)[0].path
+    (folder / "real.mp4").symlink_to(real)
+    (folder / "script.mp4").write_text(f"ffconcat version 1.0\nfile {real}\n")
+    report = run_segments(root / "run" / "model", folder, out=tmp_path / "s.csv", progress=False)
+    assert [Path(p).name for p, _ in report.skipped] == ["script.mp4"]
+    assert "not a video in an accepted container" in report.skipped[0][1]
+    assert {p.name for p in report.written} == {"s.csv", "s_real_segments.png"}  # the real video was segmented

@@ -24,15 +24,19 @@ from vidlearn.data.annotations import AnnotatedVideo
 from vidlearn.data.records import VideoRecord
 from vidlearn.errors import ConfigError
 
-__all__ = ["WindowPlan", "window_records", "window_seconds"]
+__all__ = ["WindowPlan", "window_frames", "window_records", "window_seconds"]
+
+
+def window_frames(sampling: SamplingConfig) -> int:
+    """The decoded frames one clip (and one timeline window) spans: ``(num_frames - 1) * stride + 1``."""
+    return (sampling.num_frames - 1) * max(1, sampling.stride) + 1
 
 
 def window_seconds(sampling: SamplingConfig, decode: DecodeConfig) -> float:
-    """The seconds one clip (and one timeline window) spans: ``(num_frames - 1) * stride + 1`` frames at ``decode.fps``."""
+    """The seconds one clip (and one timeline window) spans: :func:`window_frames` at ``decode.fps``."""
     if decode.fps is None:
         raise ConfigError("decode.fps: localization needs a fixed decode rate (windows are measured in seconds)")
-    span = (sampling.num_frames - 1) * max(1, sampling.stride) + 1
-    return span / float(decode.fps)
+    return window_frames(sampling) / float(decode.fps)
 
 
 @dataclass(frozen=True)

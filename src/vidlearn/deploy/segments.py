@@ -51,13 +51,14 @@ def run_segments(
     """Segments of every video of ``target`` (a video, folder or manifest), written to ``out``
     (.csv or .json) with ``<out stem>_<video>_segments.png`` beside it; a stream ``target`` is
     followed live, ``on_segment`` called with each segment when it closes (until it ends or Ctrl-C)."""
-    from vidlearn.deploy.predict import _targets
+    from vidlearn.deploy.predict import _targets, video_containers
     from vidlearn.io import is_stream
     from vidlearn.predictors.localization_eval import write_segments
-    from vidlearn.predictors.segments import predictor_iter_segments, predictor_segments
+    from vidlearn.predictors.segments import check_localizer, predictor_iter_segments, predictor_segments
     from vidlearn.tasks.localization_plots import plot_segment_timeline
 
     predictor = load(artifact) if isinstance(artifact, (str, Path)) else artifact
+    check_localizer(predictor)  # the model's kind is refused once, not per video
     report = SegmentReport()
     if is_stream(target):
         report.streamed = on_segment is not None
@@ -79,14 +80,10 @@ def run_segments(
     from vidlearn.progress import progress_bar
 
     done: list[Segmentation] = []
-    for p in progress_bar(_targets(Path(target)), desc="segments", unit="video", enabled=progress):
+    paths, report.skipped = video_containers(_targets(Path(target)))  # as predict: never decode a disguised playlist
+    for p in progress_bar(paths, desc="segments", unit="video", enabled=progress):
         try:
             seg = predictor_segments(predictor, str(p), stride=stride, params=params)
-        except ConfigError as exc:
-            if "localization" in str(exc):
-                raise
-            report.skipped.append((str(p), exc.reason))
-            continue
         except VidlearnError as exc:
             report.skipped.append((str(p), exc.reason))
             continue

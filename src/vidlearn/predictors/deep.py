@@ -159,9 +159,10 @@ class DeepPredictor:
         from vidlearn.io import iter_frames
 
         cfg = self.config
-        fps, n = cfg.decode.fps, cfg.sampling.num_frames
-        step = max(1, cfg.sampling.stride)
-        span = (n - 1) * step + 1  # frames at decode fps covered by one window
+        from vidlearn.clips.windows import window_frames
+
+        fps, step = cfg.decode.fps, max(1, cfg.sampling.stride)
+        span = window_frames(cfg.sampling)  # frames at decode fps covered by one window, as in training
         hop = max(1, int(round((stride if stride is not None else span / fps / 2) * fps)))
         buf: deque[tuple[float, np.ndarray]] = deque(maxlen=span)
         pending: list[tuple[float, float, torch.Tensor]] = []

@@ -204,7 +204,8 @@ def segments_from_scores(starts: Sequence[float], ends: Sequence[float], scores:
 # ---- from a predictor ------------------------------------------------------------------------
 
 
-def _check_localizer(predictor: object) -> str:
+def check_localizer(predictor: object) -> str:
+    """The background class of a localisation model; a ConfigError for any other model."""
     task = getattr(predictor, "task", None)
     if task != "localization":
         raise ConfigError(f"segments need a model trained with --task localization; this one is a {task} model")
@@ -232,7 +233,7 @@ def _window_scores(predictor: object, source: str, stride: float | None, batch: 
 
 def predictor_segments(predictor: object, path: str, *, stride: float | None = None, params: SegmentParams | None = None) -> Segmentation:
     """The segments of one video file by a localisation model (windows every ``stride`` seconds, default a quarter window)."""
-    background = _check_localizer(predictor)
+    background = check_localizer(predictor)
     rows = list(_window_scores(predictor, str(path), stride, batch=8))
     if not rows:
         raise ConfigError(f"{path}: no window could be scored")
@@ -244,6 +245,6 @@ def predictor_iter_segments(predictor: object, source: str, *, stride: float | N
                             batch: int = 1) -> Iterator[TimedSegment]:
     """The segments of a video or live stream, each yielded as soon as it closes (no NMS across
     segments; per class they are disjoint)."""
-    background = _check_localizer(predictor)
+    background = check_localizer(predictor)
     yield from iter_segments(_window_scores(predictor, str(source), stride, batch), predictor.class_names, background, params,  # type: ignore[attr-defined]
                              video=str(source))
