@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["ArtifactError", "ConfigError", "DataSourceError", "VideoError", "VidlearnError", "first_line", "listed"]
+__all__ = ["ArtifactError", "ConfigError", "DataSourceError", "DivergedModelError", "VideoError", "VidlearnError", "first_line", "listed"]
 
 
 def listed(items: Sequence[object], limit: int = 5, sep: str = ", ") -> str:
@@ -53,6 +53,22 @@ class DataSourceError(VidlearnError):
 
 class ConfigError(VidlearnError):
     """A configuration value that is invalid; the message names the field."""
+
+
+class DivergedModelError(ConfigError):
+    """A trained model whose weights or outputs are not finite (NaN or inf): training diverged,
+    and the fix is a training setting. It is the model's problem, never one video's: batch work
+    stops on it."""
+
+    FIX = "retrain with a lower optim.lr, optim.grad_clip set, or optim.precision=32"
+
+    def __init__(self, what: str, reason: str) -> None:
+        super().__init__(f"{what}: {reason}; {self.FIX}")
+
+    @classmethod
+    def outputs(cls, what: str, bad: int, total: int) -> "DivergedModelError":
+        """The model gave NaN or inf for ``bad`` of ``total`` inputs."""
+        return cls(what, f"the model's outputs are not finite (NaN or inf) for {bad} of {total} input(s): its weights diverged in training")
 
 
 class ArtifactError(VidlearnError):

@@ -18,10 +18,11 @@ CLASSES = ["jump", "run", "walk"]
 
 @pytest.fixture()
 def make_artifact(tmp_path: Path) -> Callable[..., Path]:
-    """``make_artifact(name, regression=False)``: a saved model with 4 frames of 32 px at 8 fps,
-    2 test views; classes ``CLASSES`` or a regression target of mean 20 and std 5."""
+    """``make_artifact(name, regression=False, diverged=False)``: a saved model with 4 frames of
+    32 px at 8 fps, 2 test views; classes ``CLASSES`` or a regression target of mean 20 and std 5;
+    ``diverged``: its first layer's weights are NaN, as training leaves a model that blew up."""
 
-    def make(name: str, *, regression: bool = False) -> Path:
+    def make(name: str, *, regression: bool = False, diverged: bool = False) -> Path:
         overrides = [f"model.name={name}", "sampling.num_frames=4", "transform.crop_size=32", "decode.short_side=40",
                      "decode.fps=8", "sampling.test_views=2"]
         if regression:
@@ -32,6 +33,8 @@ def make_artifact(tmp_path: Path) -> Callable[..., Path]:
         with torch.no_grad():  # outputs of order one, so that comparisons mean something
             for p in model.parameters():
                 p.add_(0.05 * torch.randn_like(p))
+            if diverged:
+                next(model.parameters()).fill_(float("nan"))
         return save_artifact(tmp_path / f"{name}_model", model.eval(), cfg, [] if regression else CLASSES)
 
     return make

@@ -68,7 +68,7 @@ def test_calibration_measures_the_planned_recipe(motion_data: Path, tmp_path: Pa
 def test_budget_is_kept_and_a_valid_model_is_saved_when_the_estimate_is_wrong(motion_data: Path, tmp_path: Path) -> None:
     """Far too many epochs (an explicit setting, so the plan cannot shorten it): the deadline stops
     each fold's training early, and every fold still evaluates and saves its model."""
-    budget = 45.0
+    budget = 30.0
     explicit = {"model.name": "r2plus1d_tiny", "optim.epochs": 500, "data.cache_dir": str(tmp_path / "cache"),
                 "data.num_workers": 0}
     lines: list[str] = []

@@ -30,4 +30,4 @@ def test_finite_scores_give_metrics_and_nan_scores_one_line() -> None:
     with pytest.raises(ConfigError) as err:
         metrics_from_scores(Scores(np.arange(4), bad, []), _records(), cfg, ["a", "b"])
     msg = str(err.value)
-    assert "\n" not in msg and "2 of 4 video(s)" in msg and "diverged" in msg and "optim.lr" in msg
+    assert "\n" not in msg and "2 of 4 input(s)" in msg and "diverged" in msg and "optim.lr" in msg

@@ -198,6 +198,45 @@ def test_gradient_clipping_bounds_every_step(motion_data: Path, tmp_path: Path) 
     assert distances[0.0] > 10 * distances[0.001]
 
 
+def test_a_diverging_run_stops_at_the_first_non_finite_loss_and_says_so(motion_data: Path, tmp_path: Path) -> None:
+    """A learning rate that blows the weights up at once: training stops at the first NaN/inf loss
+    instead of spending its other epochs on lost weights, and the run fails in one line naming the
+    step and the fix (no model artifact of NaN weights is written)."""
+    from vidlearn.errors import DivergedModelError
+    from vidlearn.training.fit import fit
+
+    records = load_records(motion_data, group="group")
+    cfg = _cfg(tmp_path, **{"optim.epochs": 4, "optim.optimizer": "sgd", "optim.lr": 1e30, "optim.momentum": 0.0,
+                            "optim.weight_decay": 0.0, "optim.schedule": "constant"})
+    with pytest.raises(DivergedModelError) as err:
+        fit(records[::2], cfg, tmp_path / "run", val_records=records[1::2], progress=False, echo=lambda s: None)
+    msg = str(err.value)
+    assert "\n" not in msg and msg.startswith(str(tmp_path / "run")) and "optim.lr" in msg
+    assert "no checkpoint before it has finite weights" in msg
+    step = int(msg.split("at step ")[1].split()[0])
+    assert step < 2 * 4  # 8 training videos, batch 4: 2 steps an epoch, so it stopped before the last epoch
+    assert not (tmp_path / "run" / "model").exists()
+
+    # weights lost in epoch 2 (a NaN written into them, as an overflow would): the best checkpoint
+    # of epoch 1 is evaluated and saved, and the run says what happened
+    import lightning as L
+    import torch
+
+    class Blowup(L.Callback):
+        def on_train_epoch_start(self, trainer, pl_module) -> None:
+            if trainer.current_epoch == 1:
+                with torch.no_grad():
+                    next(pl_module.model.parameters()).fill_(float("nan"))
+
+    said: list[str] = []
+    result = fit(records[::2], _cfg(tmp_path, **{"optim.epochs": 4}), tmp_path / "run2", val_records=records[1::2],
+                 progress=False, echo=said.append, callbacks=[Blowup()])
+    assert result.artifact is not None and result.metrics is not None
+    assert any(s.startswith("training diverged: the loss was not finite at step 3 (epoch 2 of 4)") for s in said), said
+    preds, skipped = DeepPredictor.load(result.artifact).predict([records[1].path])
+    assert len(preds) == 1 and not skipped
+
+
 def test_training_in_a_log_prints_one_line_per_epoch(motion_data: Path, tmp_path: Path) -> None:
     """Output to a pipe (a log, CI): one line per epoch with the metrics, no redrawn bars."""
     res = _cli("train", str(motion_data), "--out", str(tmp_path / "r"), "--group", "group", "--epochs", "2",

@@ -55,7 +55,7 @@ from vidlearn.deploy.serve_limits import (
     declared_too_large,
     header_timeout_protocol,
 )
-from vidlearn.errors import ConfigError, VidlearnError
+from vidlearn.errors import ConfigError, DivergedModelError, VidlearnError
 from vidlearn.io.probe import check_container
 from vidlearn.predictors import Predictor, load
 
@@ -139,6 +139,7 @@ _REFUSALS: dict[int | str, dict[str, Any]] = {
     408: {"model": Problem, "description": "the upload stalled or took too long"},
     413: {"model": Problem, "description": "the video is too large, too long or has too many frames"},
     422: {"model": ValidationProblem, "description": "not a readable video, or invalid parameters"},
+    500: {"model": Problem, "description": "the served model diverged in training (its outputs are not finite): retrain it"},
     503: {"model": Problem, "description": "the server is busy or cannot store the upload now; retry later"},
 }
 _NAME = Query(None, max_length=255, description="the file's name, echoed as `path` (never used to read the bytes)")
@@ -232,11 +233,13 @@ def _segments(model: Any, video: Path, stride: float | None) -> list[dict[str, A
 
 def _guarded(video: Path, name: str | None, run: Callable[[], Any], limits: ServeLimits) -> Any:
     """Check the spooled ``video`` (a video container, within the work limits) and ``run()``;
-    a library error becomes its HTTP answer (400 a setting, 422 the video)."""
+    a library error becomes its HTTP answer (400 a setting, 422 the video, 500 a diverged model)."""
     try:
         check_container(video)  # only a video container is ever read: no playlist, no image sequence
         check_work(video, limits)  # its length and frames, from the packets, before decoding
         return run()
+    except DivergedModelError as exc:  # the served model's trouble, not the client's
+        raise HTTPException(500, str(exc)) from None
     except ConfigError as exc:
         raise HTTPException(400, str(exc)) from None
     except VidlearnError as exc:

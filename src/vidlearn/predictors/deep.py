@@ -20,7 +20,7 @@ from vidlearn.clips.dataset import reads_features
 from vidlearn.clips.reader import build_clip_reader
 from vidlearn.config import ExperimentConfig
 from vidlearn.data.records import VideoRecord
-from vidlearn.errors import ConfigError, VidlearnError
+from vidlearn.errors import ConfigError, DivergedModelError, VidlearnError
 from vidlearn.features.frames import FrameEncoder
 from vidlearn.predictors.base import Prediction
 from vidlearn.predictors.ray import predict_on_ray
@@ -104,8 +104,13 @@ class DeepPredictor:
     @torch.no_grad()
     def outputs(self, clips: torch.Tensor) -> np.ndarray:
         """Per-view probabilities (classification: softmax; multilabel: a sigmoid per class) or values (regression) for (V, C, T, H, W)
-        clips, or (V, T, F) feature rows for a feature-sequence model."""
-        return self.task_object.decode(self.model(clips.to(self.device)).float()).cpu().numpy()
+        clips, or (V, T, F) feature rows for a feature-sequence model. A diverged model (outputs
+        not finite) is a :class:`DivergedModelError`, never a row of NaN scores."""
+        out = self.task_object.decode(self.model(clips.to(self.device)).float()).cpu().numpy()
+        finite = np.isfinite(out.reshape(len(out), -1)).all(axis=1)
+        if not finite.all():
+            raise DivergedModelError.outputs(str(self.path or "the model in memory"), int((~finite).sum()), len(out))
+        return out
 
     def _prediction(self, path: str, scores: np.ndarray, top_k: int, start=None, end=None) -> Prediction:
         if self.is_regression:
@@ -139,6 +144,8 @@ class DeepPredictor:
         for p in progress_bar(items, desc="predict", unit="video", enabled=progress):
             try:
                 preds.append(self.predict_video(p, top_k=top_k))
+            except DivergedModelError:
+                raise  # the model's problem, not this video's
             except VidlearnError as exc:
                 skipped.append((str(p), exc.reason))
         return preds, skipped

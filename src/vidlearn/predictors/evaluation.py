@@ -92,10 +92,9 @@ def metrics_from_scores(
         raise ValueError("no video could be evaluated")
     finite = np.isfinite(scores.view_outputs.reshape(n, -1)).all(axis=1)
     if not finite.all():
-        from vidlearn.errors import ConfigError
+        from vidlearn.errors import DivergedModelError
 
-        raise ConfigError(f"the model's outputs are not finite (NaN or inf) for {int((~finite).sum())} of {n} video(s): "
-                          "its weights diverged in training; lower optim.lr, set optim.grad_clip, or train with optim.precision=32")
+        raise DivergedModelError.outputs("evaluation", int((~finite).sum()), n)
     if cfg.task.kind == "multilabel":
         from vidlearn.tasks.multilabel import multi_hot
 

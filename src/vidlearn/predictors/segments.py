@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vidlearn.errors import ConfigError
+from vidlearn.errors import ConfigError, VideoError
 from vidlearn.tasks.localization_metrics import TimedSegment, temporal_iou
 
 __all__ = [
@@ -236,7 +236,7 @@ def predictor_segments(predictor: object, path: str, *, stride: float | None = N
     background = check_localizer(predictor)
     rows = list(_window_scores(predictor, str(path), stride, batch=8))
     if not rows:
-        raise ConfigError(f"{path}: no window could be scored")
+        raise VideoError(path, "no window could be scored (no frame was decoded)")
     starts, ends, scores = zip(*rows)
     return segments_from_scores(starts, ends, np.stack(scores), predictor.class_names, background, params, video=str(path))  # type: ignore[attr-defined]
 

@@ -21,6 +21,7 @@ import torch
 
 from vidlearn.config import CLASS_TASKS, LABEL_TASKS, ExperimentConfig
 from vidlearn.data.records import VideoRecord
+from vidlearn.errors import DivergedModelError
 from vidlearn.fsutil import safe_name
 from vidlearn.predictors.evaluation import evaluate_and_report
 from vidlearn.progress import Echo
@@ -95,6 +96,24 @@ def _epoch_lines(echo: Echo) -> Any:
             echo(f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}: {shown} ({took:.1f} s)")
 
     return _EpochLines()
+
+
+def _divergence_stop() -> Any:
+    """A callback that stops training at the first optimiser step whose loss is not finite (NaN or
+    inf): every later step would only spend time on weights that are already lost. ``diverged``
+    then holds ``(epoch, step)`` (1-based epoch; the global step of the bad batch)."""
+    import lightning as L
+
+    class _DivergenceStop(L.Callback):
+        diverged: tuple[int, int] | None = None
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+            loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+            if self.diverged is None and isinstance(loss, torch.Tensor) and not bool(torch.isfinite(loss.detach()).all()):
+                self.diverged = (trainer.current_epoch + 1, trainer.global_step)
+                trainer.should_stop = True
+
+    return _DivergenceStop()
 
 
 def _quiet_lightning() -> None:
@@ -192,7 +211,8 @@ def fit(
         save_top_k=1,
         enable_version_counter=False,
     )
-    trainer_callbacks: list = [checkpoint, _resume_epoch_callback(train_ds)]
+    divergence = _divergence_stop()
+    trainer_callbacks: list = [checkpoint, _resume_epoch_callback(train_ds), divergence]
     if cfg.optim.early_stopping and val_dl is not None:
         trainer_callbacks.append(EarlyStopping(monitor="val_loss", patience=cfg.optim.early_stopping, mode="min"))
     from vidlearn.progress import interactive
@@ -248,6 +268,8 @@ def fit(
     epochs = int(trainer.current_epoch)
     stopped = max_time is not None and epochs < cfg.optim.epochs and not any(
         isinstance(c, EarlyStopping) and c.stopped_epoch for c in trainer_callbacks)
+    if divergence.diverged is not None:
+        stopped = False  # not the time limit
     if stopped:
         echo(f"time limit: training stopped after {trainer.global_step} step(s), in epoch {epochs + 1} of {cfg.optim.epochs} "
              "(the estimate was short); evaluating and saving the weights reached")
@@ -260,6 +282,12 @@ def fit(
         state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
         module.load_state_dict(state)
     model = module.model.cpu().eval()
+    if divergence.diverged is not None:
+        epoch, step = divergence.diverged
+        where = f"training diverged: the loss was not finite at step {step} (epoch {epoch} of {cfg.optim.epochs})"
+        if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+            raise DivergedModelError(str(run), f"{where}, and no checkpoint before it has finite weights")
+        echo(f"{where}, so it stopped there; the best checkpoint before it is evaluated ({DivergedModelError.FIX} avoids it)")
     if cfg.task.kind == "multilabel" and val_records and not cfg.task.thresholds:
         from vidlearn.predictors.evaluation import choose_task_thresholds
 
