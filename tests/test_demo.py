@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from vidlearn.demo import DEMO_VIDEOS_PER_CLASS, run_demo
 
 
+@pytest.mark.long
 def test_demo_runs_the_whole_path_and_its_model_generalises(tmp_path: Path) -> None:
     """The full demo, as `make demo` runs it (about 50 s here): a planned recipe within its 90 s
     budget. Its validation group is held out, and a single frame says nothing about the class, so

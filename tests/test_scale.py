@@ -56,6 +56,7 @@ def test_feature_table_on_ray_equals_the_local_one(local_ray, videos: list[Path]
     assert read_feature_table(tmp_path / "ray.parquet").attrs["vidlearn"]["settings"]["fps"] == 8.0
 
 
+@pytest.mark.long
 def test_batch_predictions_on_ray_equal_the_local_ones(local_ray, videos: list[Path], tmp_path: Path) -> None:
     cfg = ExperimentConfig().override(["model.name=r2plus1d_tiny", "sampling.num_frames=4", "transform.crop_size=32",
                                        "decode.short_side=32", "decode.fps=8", "sampling.test_views=2"])

@@ -65,6 +65,7 @@ def test_calibration_measures_the_planned_recipe(motion_data: Path, tmp_path: Pa
     assert longer.config.optim.epochs >= plan.config.optim.epochs
 
 
+@pytest.mark.long
 def test_budget_is_kept_and_a_valid_model_is_saved_when_the_estimate_is_wrong(motion_data: Path, tmp_path: Path) -> None:
     """Far too many epochs (an explicit setting, so the plan cannot shorten it): the deadline stops
     each fold's training early, and every fold still evaluates and saves its model."""

@@ -127,6 +127,7 @@ def test_cli_trains_a_feature_model_and_skips_bad_videos(left_right: Path, tmp_p
     assert (tmp_path / "run" / "model" / "model.safetensors").is_file()
 
 
+@pytest.mark.long
 def test_imagenet_rows_tell_real_actions_apart(weizmann_dir: Path, tmp_path: Path) -> None:
     """Real data: bend vs jack on Weizmann, ImageNet EfficientNet-Lite0 rows (224 px, as in
     configs/weizmann_effnet_rnn.yaml), trained on 6 actors and tested on the other 3 (6 unseen videos)."""

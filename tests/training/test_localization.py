@@ -111,3 +111,34 @@ def test_predict_segments_skips_a_disguised_script_and_keeps_the_real_video(trai
     assert [Path(p).name for p, _ in report.skipped] == ["script.mp4"]
     assert "not a video in an accepted container" in report.skipped[0][1]
     assert {p.name for p in report.written} == {"s.csv", "s_real_segments.png"}  # the real video was segmented
+
+
+def test_cross_validation_over_whole_videos_by_group_and_resume(tmp_path):
+    """--cv on annotations: each fold trains on the other groups' videos and is evaluated once on
+    its held-out group's videos; cv_metrics.json has mean ± std of the segment metrics, the
+    report links each fold's; --resume keeps the finished folds."""
+    ann = generate_untrimmed_dataset(tmp_path / "data", videos_per_group=1, num_groups=3, actions_per_video=2, size=32, fps=8.0,
+                                     action_seconds=(1.0, 1.25), gap_seconds=(0.75, 1.0))
+    args = ["train", str(ann), "--task", "localization", "--epochs", "1", "--out", str(tmp_path / "cv"), "--quiet",
+            "--cv", "leave-one-group-out", "--group", "group"]
+    for s in TINY:
+        args += ["--set", s]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert "cross-validation leave-one-group-out: mAP@0.5" in res.output and "F1@50" in res.output and "over 3 folds" in res.output
+    summary = json.loads((tmp_path / "cv" / "cv_metrics.json").read_text())
+    video = summary["video"]
+    assert video["task"] == "localization" and video["n_folds"] == 3 and video["n"] == 3  # one held-out video a fold
+    assert len(video["metrics"]["mAP.0.5"]["values"]) == 3 and "frame_accuracy" in video["metrics"]
+    groups = {v.group for v in read_annotations(ann)}
+    assert set(summary["folds"]) == groups
+    for g in groups:  # the held-out group's video is the one its fold evaluated, never a training one
+        fold = tmp_path / "cv" / "folds" / g
+        evaluated = json.loads((fold / "eval_localization" / "metrics.json").read_text())
+        assert evaluated["video"]["n"] == 1
+        assert [p.name for p in (fold / "eval_localization").glob("timeline_*.png")] == [f"timeline_00_{g}_000.png"]
+    html = (tmp_path / "cv" / "report.html").read_text()
+    assert all(f"folds/{g}/eval_localization/report.html" in html for g in groups)
+    again = CliRunner().invoke(app, [*args, "--resume"])
+    assert again.exit_code == 0, again.output
+    assert again.output.count("already done") == 3

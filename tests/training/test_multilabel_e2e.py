@@ -71,6 +71,7 @@ def test_training_writes_multilabel_metrics_a_report_and_an_artifact_with_thresh
     assert rows[0] == "path,true,predicted,score,start,end" and len(rows) == video["n"] + 1
 
 
+@pytest.mark.long
 def test_evaluate_and_predict_from_the_command_line(run: Path, data: Path, tmp_path: Path) -> None:
     res = _cli("evaluate", str(run / "model"), str(data), "--out", str(tmp_path / "ev"), "--quiet")
     assert res.returncode == 0, res.stderr
@@ -156,6 +157,7 @@ def test_a_one_vs_rest_baseline_learns_the_label_sets_on_unseen_groups(feature_t
     assert set(summary["thresholds"]) == {"blink", "right", "rotate"}
 
 
+@pytest.mark.long
 def test_a_baseline_model_predicts_and_evaluates_videos_from_the_command_line(feature_table: Path, tmp_path: Path) -> None:
     res = _cli("baseline", str(feature_table), "--out", str(tmp_path / "b"), "--task", "multilabel", "--estimator", "logreg")
     assert res.returncode == 0, res.stderr

@@ -9,9 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from vidlearn.data.synthetic import generate_demo_dataset
 
 
+@pytest.mark.long
 def test_train_under_torchrun_on_two_cpu_processes(tmp_path: Path) -> None:
     data = generate_demo_dataset(tmp_path / "d", classes=["left", "right"], videos_per_class=4, num_groups=2, size=32, duration=1.0)
     run = tmp_path / "run"

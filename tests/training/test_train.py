@@ -71,6 +71,7 @@ def test_a_run_leaves_artifact_reports_and_predicts(motion_data: Path, tmp_path:
     assert p.label in ("left", "right") and abs(sum(s for _, s in p.top_k) - 1) < 1e-4
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("seed", [0, pytest.param(1, marks=pytest.mark.slow)])  # a second seed: opt-in (45 s)
 def test_training_learns_motion_that_holds_on_an_unseen_group(tmp_path: Path, seed: int) -> None:
     """Left vs right motion with the 3-D CNN recipe (`vidlearn.demo.SCRATCH_CONFIG`), validated on a held-out group ("subject")
@@ -113,6 +114,7 @@ def test_mixed_precision_on_cpu_trains_and_saves_float32_weights(motion_data: Pa
     assert p.label in ("left", "right") and 0.0 <= p.score <= 1.0
 
 
+@pytest.mark.long
 def test_kill_mid_epoch_then_resume_reaches_the_same_epoch_count(motion_data: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     args = ["train", str(motion_data), "--out", str(run), "--group", "group", "--epochs", "5", "--quiet",
@@ -141,6 +143,7 @@ def test_kill_mid_epoch_then_resume_reaches_the_same_epoch_count(motion_data: Pa
     assert int(epochs.max()) == 4
 
 
+@pytest.mark.long
 def test_ddp_on_two_cpu_processes(motion_data: Path, tmp_path: Path) -> None:
     run = tmp_path / "ddp"
     res = _cli("train", str(motion_data), "--out", str(run), "--group", "group", "--epochs", "1", "--devices", "2", "--quiet",
@@ -275,6 +278,7 @@ def test_regression_end_to_end_predicts_numbers(tmp_path: Path) -> None:
     assert preds["value"].between(-100, 200).all()
 
 
+@pytest.mark.long
 def test_predict_cli_skips_bad_files_and_writes_a_timeline(motion_data: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     train_on_data(motion_data, _cfg(tmp_path, **{"optim.epochs": 1}), run, group="group", progress=False, echo=lambda s: None)

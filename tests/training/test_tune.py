@@ -320,6 +320,7 @@ def test_space_file_yaml_quirks_and_cli_error(data: Path, tmp_path: Path) -> Non
 # ---- parallel trials ------------------------------------------------------------------------
 
 
+@pytest.mark.long
 def test_jobs_run_trials_in_parallel_worker_processes(data: Path, base_file: Path, space_file: Path, tmp_path: Path, capfd) -> None:
     out = tmp_path / "search"
     base = build_config(base_file)

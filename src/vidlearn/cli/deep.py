@@ -97,9 +97,11 @@ def train(
                                progress=not quiet, echo=typer.echo)
     if isinstance(result, dict):
         m = result["video"]["metrics"]
-        key = next(k for k in ("accuracy", "map", "mae") if k in m)
-        typer.echo(f"cross-validation {result['protocol']}: video {key} {m[key]['mean']:.3f} ± {m[key]['std']:.3f} "
-                   f"over {result['video']['n_folds']} folds -> {out}/cv_metrics.json")
+        names = {"accuracy": "video accuracy", "map": "video mAP", "mae": "video MAE", "mAP.0.5": "mAP@0.5", "F1.50": "F1@50"}
+        shown = [k for k in names if k in m][:2]  # localisation: mAP@0.5 and F1@50
+        typer.echo(f"cross-validation {result['protocol']}: "
+                   + ", ".join(f"{names[k]} {m[k]['mean'] or 0:.3f} ± {m[k]['std'] or 0:.3f}" for k in shown)
+                   + f" over {result['video']['n_folds']} folds -> {out}/cv_metrics.json")
         return
     if result.artifact is None:
         return  # a non-zero DDP rank

@@ -75,11 +75,8 @@ def evaluate_localization(
         key = str(v.path)
         try:
             seg = predictor_segments(predictor, key, stride=stride, params=params)
-        except ConfigError as exc:
-            if "localization" in str(exc):
-                raise
-            skipped.append((key, exc.reason if hasattr(exc, "reason") else str(exc)))
-            continue
+        except ConfigError:
+            raise  # the model or a setting, not this video
         except VidlearnError as exc:
             skipped.append((key, exc.reason))
             continue

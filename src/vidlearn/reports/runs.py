@@ -96,11 +96,13 @@ def write_cv_report(
     sections: Sequence[Section] | None = None,
     echo: Echo | None = None,
     strict: bool = False,
+    eval_dir: str = "eval",
 ) -> Path | None:
     """Write `run_dir/report.html` for a cross-validation run: mean ± std, one row per fold (linked
     to the fold's own report), the pooled confusion matrix and per-class table, and thumbnails
     from the folds' predictions.csv pooled. `folds` maps fold names to fold folders (default:
-    every folder under run_dir/folds); `summary` defaults to run_dir/cv_metrics.json."""
+    every folder under run_dir/folds); `summary` defaults to run_dir/cv_metrics.json; `eval_dir`
+    is the folder of each fold's evaluation (``eval_localization`` for localisation)."""
     run = Path(run_dir)
     try:
         if summary is None:
@@ -109,24 +111,24 @@ def write_cv_report(
             root = run / "folds"
             folds = {d.name: d for d in sorted(root.iterdir()) if d.is_dir()} if root.is_dir() else {}
         fold_dirs = {str(name): Path(d) for name, d in folds.items()}
-        evaluated = [n for n, d in fold_dirs.items() if (d / "eval" / "metrics.json").is_file()]
+        evaluated = [n for n, d in fold_dirs.items() if (d / eval_dir / "metrics.json").is_file()]
         metrics = dict(summary)
         metrics["folds"] = evaluated  # the fold of each value, in order (folds without results drop out)
         links = {}
         for name, d in fold_dirs.items():
-            report = d / "eval" / "report.html"
+            report = d / eval_dir / "report.html"
             if report.is_file():
                 links[name] = Path(os.path.relpath(report, run)).as_posix()
         pooled: list[dict[str, Any]] = []
         have_predictions = False
         timing: dict[str, Any] = {}
         for name, d in fold_dirs.items():
-            fold_metrics = d / "eval" / "metrics.json"
-            rows = _predictions_for(d / "eval" / "predictions.csv", json.loads(fold_metrics.read_text(encoding="utf-8")) if fold_metrics.is_file() else None)
+            fold_metrics = d / eval_dir / "metrics.json"
+            rows = _predictions_for(d / eval_dir / "predictions.csv", json.loads(fold_metrics.read_text(encoding="utf-8")) if fold_metrics.is_file() else None)
             if rows is not None:
                 have_predictions = True
                 pooled += [{**row, "fold": name} for row in rows]
-            t = d / "eval" / "timing.json"
+            t = d / eval_dir / "timing.json"
             if t.is_file():
                 total = json.loads(t.read_text(encoding="utf-8")).get("total")
                 if isinstance(total, (int, float)):

@@ -120,6 +120,9 @@ def cv_keys(level: Mapping[str, Any]) -> list[tuple[str, str]]:
         wanted = REGRESSION_KEYS
     elif level.get("task") == "multilabel":
         wanted = MULTILABEL_KEYS
+    elif level.get("task") == "localization":  # the headline four first (the summary cards)
+        first = ("mAP@0.5", "mAP@0.7", "F1@50", "edit score")
+        wanted = sorted(LOCALIZATION_KEYS, key=lambda lk: first.index(lk[0]) if lk[0] in first else len(first))
     else:
         wanted = [("accuracy", "accuracy")]
         wanted += [(f"{k[6:9]}-{k[9:]} accuracy", k) for k in sorted(available) if k.startswith("top_k.") and k != "top_k.top1"]

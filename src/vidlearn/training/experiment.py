@@ -111,9 +111,11 @@ def train_on_data(
     claim_run_dir(Path(out), resume=resume, overwrite=overwrite)
 
     if cfg.task.kind == "localization":  # segment annotations -> windows (training.localization)
+        from vidlearn.training.localization import cross_validate_localization, train_localization
+
         if cv:
-            raise ConfigError("--cv: cross-validation of localization is not supported yet; hold videos out with data.val_fraction")
-        from vidlearn.training.localization import train_localization
+            return cross_validate_localization(data, cfg, out, cv=cv, group=group, devices=devices, resume=resume,
+                                               progress=progress, echo=echo)
 
         return train_localization(data, cfg, out, group=group, devices=devices, resume=resume, progress=progress, echo=echo)
     records = load_records(data, task=cfg.task.kind, group=group)
