@@ -71,7 +71,24 @@ def test_training_writes_multilabel_metrics_a_report_and_an_artifact_with_thresh
     assert rows[0] == "path,true,predicted,score,start,end" and len(rows) == video["n"] + 1
 
 
-@pytest.mark.long
+def test_cross_validation_reports_the_map_of_every_fold(data: Path, tmp_path: Path) -> None:
+    """--cv on label sets: every fold trains and is tested once on its held-out group; the summary
+    line and cv_metrics.json give the video mAP's mean ± std over the folds."""
+    from typer.testing import CliRunner
+
+    from vidlearn.cli import app
+
+    res = CliRunner().invoke(app, ["train", str(data), "--out", str(tmp_path / "cv"), "--task", "multilabel", "--group", "group",
+                                   "--cv", "leave-one-group-out", "--model", "r2plus1d_tiny", "--epochs", "1", "--quiet",
+                                   "--set", f"data.cache_dir={tmp_path / 'cache'}", *SETS])
+    assert res.exit_code == 0, res.output
+    assert "cross-validation leave-one-group-out: video mAP" in res.output and "over 2 folds" in res.output
+    video = json.loads((tmp_path / "cv" / "cv_metrics.json").read_text())["video"]
+    assert video["task"] == "multilabel" and video["n_folds"] == 2 and video["n"] == 24
+    assert len(video["metrics"]["map"]["values"]) == 2 and all(0.0 <= v <= 1.0 for v in video["metrics"]["map"]["values"])
+    assert "micro F1" in (tmp_path / "cv" / "report.html").read_text()
+
+
 def test_evaluate_and_predict_from_the_command_line(run: Path, data: Path, tmp_path: Path) -> None:
     res = _cli("evaluate", str(run / "model"), str(data), "--out", str(tmp_path / "ev"), "--quiet")
     assert res.returncode == 0, res.stderr

@@ -355,3 +355,31 @@ def test_a_regression_search_maximises_minus_the_validation_mae(data: Path, base
         assert float(r["value"]) == pytest.approx(-metrics["video"]["mae"], rel=1e-6)
     assert result.best_value == pytest.approx(-min(maes), rel=1e-6)
     assert ExperimentConfig.load(tmp_path / "search" / "best_config.yaml").task.kind == "regression"
+
+
+def test_a_multilabel_search_maximises_the_validation_video_map(base_file: Path, tmp_path: Path) -> None:
+    """Label sets (the multi-label demo data): every trial's value is its run's validation video
+    mAP (threshold-free), the best trial has the highest, and best_config.yaml keeps the task."""
+    import json
+
+    from vidlearn.data.synthetic_multilabel import generate_multilabel_dataset
+
+    data = generate_multilabel_dataset(tmp_path / "ml", videos_per_set=2, num_groups=2, size=32, duration=1.0, seed=0)
+    base = build_config(base_file, overrides=["task.kind=multilabel", "data.val_fraction=0.5"])
+    space = parse_space({"optim.lr": {"type": "float", "low": 1e-3, "high": 3e-2, "log": True}}, base=base)
+    result = tune(data, base, tmp_path / "search", trials=2, space=space, group="group", pruner="median", echo=_quiet)
+    assert result.complete == 2 and result.direction_metric == "validation video mAP"
+    values = []
+    for r in _rows(tmp_path / "search" / "trials.csv"):
+        video = json.loads((Path(r["run_dir"]) / "eval" / "metrics.json").read_text())["video"]
+        assert video["task"] == "multilabel" and 0.0 <= video["map"] <= 1.0
+        assert float(r["value"]) == pytest.approx(video["map"], rel=1e-6)
+        values.append(video["map"])
+    assert result.best_value == pytest.approx(max(values), rel=1e-6)
+    assert ExperimentConfig.load(tmp_path / "search" / "best_config.yaml").task.kind == "multilabel"
+
+
+def test_a_task_that_is_not_tuned_is_one_line_naming_the_tuned_ones(data: Path, base_file: Path, tmp_path: Path) -> None:
+    base = build_config(base_file, overrides=["task.kind=localization"])
+    with pytest.raises(ConfigError, match="tuning is for classification, regression, multilabel; localization is not tuned yet"):
+        tune(data, base, tmp_path / "search", trials=1, echo=_quiet)

@@ -416,7 +416,7 @@ def _tiny_module(update: dict, kind: str = "classification"):
     from vidlearn.training.module import VideoModule
 
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 2 * 4 * 4, 3 if kind == "classification" else 1))
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 2 * 4 * 4, 1 if kind == "regression" else 3))
     cfg = ExperimentConfig().override({"task.kind": kind, "task.classes": ["a", "b", "c"], **update})
     return VideoModule(model, cfg)
 
@@ -451,6 +451,22 @@ def test_training_step_loss_matches_a_hand_computation(mode):
     logits = module.model(mixed)
     expected = -(target * torch.log_softmax(logits, 1)).sum(1).mean()
     torch.testing.assert_close(loss, expected)
+
+
+@pytest.mark.filterwarnings("ignore:You are trying to")
+def test_multilabel_mixing_mixes_the_label_sets_under_the_binary_cross_entropy():
+    """Multi-label: the clips mix as for classification, the targets are lam x each clip's label
+    set + (1 - lam) x its partner's (no smoothing), and the loss stays the binary cross-entropy."""
+    module = _tiny_module({"transform.mixup_alpha": 0.8}, kind="multilabel")
+    x = torch.randn(3, 3, 2, 4, 4, generator=gen(1))
+    y = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0], [1.0, 1.0, 0.0]])
+    loss = module.training_step({"video": x, "target": y}, 2)
+    p = module.mixer.draw(3, 4, 4, module.mix_rng(2))
+    assert p.mode == "mixup" and 0 < p.lam < 1
+    mixed_y = torch.stack([p.lam * y[i] + (1 - p.lam) * y[p.perm[i]] for i in range(3)])
+    logits = module.model(p.lam * x + (1 - p.lam) * x[p.perm])
+    torch.testing.assert_close(loss, F.binary_cross_entropy_with_logits(logits, mixed_y))
+    assert not torch.equal(mixed_y, y)  # the batch really was mixed
 
 
 @pytest.mark.filterwarnings("ignore:You are trying to")

@@ -29,7 +29,8 @@ class VideoModule(L.LightningModule):
     Classification with ``cfg.transform.mixup_alpha`` or ``cutmix_alpha`` > 0 mixes every training
     batch (:class:`~vidlearn.transforms.mixup.MixupCutmix`, seeded by ``(optim.seed, epoch, batch,
     rank)``) and trains on the soft targets (label smoothing folded in) with the soft-target
-    cross-entropy; validation is never mixed."""
+    cross-entropy; multi-label training mixes the label sets the same way and keeps the binary
+    cross-entropy (on the mixed targets). Validation is never mixed; regression is never mixed."""
 
     def __init__(self, model: nn.Module, cfg: ExperimentConfig, class_weights: torch.Tensor | None = None) -> None:
         super().__init__()
@@ -42,7 +43,7 @@ class VideoModule(L.LightningModule):
         else:
             self.class_weights = None
         self.mixer = (
-            build_mixer(cfg.transform, label_smoothing=cfg.optim.label_smoothing) if self.kind in CLASS_TASKS else None
+            build_mixer(cfg.transform, label_smoothing=cfg.optim.label_smoothing) if self.kind in (*CLASS_TASKS, "multilabel") else None
         )
         self._trainable = trainable_ids(model)  # what trains at all (a model's own frozen parts stay frozen)
         self._backbone_frozen = False
@@ -81,14 +82,21 @@ class VideoModule(L.LightningModule):
         return np.random.default_rng([self.cfg.optim.seed % 2**63, self.current_epoch, int(batch_idx), self.global_rank])
 
     def _mixed_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
-        """Mixup/cutmix training step (classification): mixed clips, soft targets."""
+        """Mixup/cutmix training step (classification, multilabel): mixed clips, mixed targets."""
         assert self.mixer is not None
         x, y = batch["video"], batch["target"]
         params = self.mixer.draw(x.shape[0], x.shape[-2], x.shape[-1], self.mix_rng(batch_idx))
         out = self(self.mixer.mix_inputs(x, params))
+        bs = x.shape[0]
+        if self.kind == "multilabel":
+            mixed = self.mixer.mix_label_sets(y.to(out.device), params)
+            loss = self.task.loss(out, mixed)
+            self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=bs, sync_dist=True)
+            f1 = self.task.batch_metric(out, mixed)  # against the labels each mix holds more than half of
+            self.log(f"train_{self.task.metric}", f1, on_step=False, on_epoch=True, prog_bar=True, batch_size=bs, sync_dist=True)
+            return loss
         soft = self.mixer.soft_targets(y.to(out.device), params, out.shape[-1])
         loss = soft_target_cross_entropy(out, soft, weight=self.class_weights)
-        bs = x.shape[0]
         self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=bs, sync_dist=True)
         acc = batch_accuracy(out, soft.argmax(-1))  # against the dominant label of each mix
         self.log("train_acc", acc, on_step=False, on_epoch=True, prog_bar=True, batch_size=bs, sync_dist=True)

@@ -90,8 +90,37 @@ class _TrialFailed(Exception):
     failed, the search goes on."""
 
 
+@dataclass(frozen=True)
+class Objective:
+    """What a search of one task maximises: ``sign`` x the validation videos' ``video_key`` metric;
+    after each epoch the pruner sees ``epoch_sign`` x the logged ``epoch_monitor``."""
+
+    name: str
+    video_key: str
+    sign: float
+    epoch_monitor: str
+    epoch_sign: float
+
+
+# multilabel: the per-epoch micro F1 is at thresholds that are chosen only after training (and is
+# often 0 for every trial early on), so the pruner watches the smooth validation loss instead
+OBJECTIVES = {
+    "classification": Objective("validation video accuracy", "accuracy", 1.0, "val_acc", 1.0),
+    "regression": Objective("-(validation video MAE)", "mae", -1.0, "val_mae", -1.0),
+    "multilabel": Objective("validation video mAP", "map", 1.0, "val_loss", -1.0),
+}
+
+
+def objective_of(kind: str) -> Objective:
+    """The objective of a search of task ``kind``; a ConfigError for a task that is not tuned."""
+    if kind not in OBJECTIVES:
+        raise ConfigError(f"task.kind: tuning is for {', '.join(OBJECTIVES)}; {kind} is not tuned yet")
+    return OBJECTIVES[kind]
+
+
 def metric_name(kind: str) -> str:
-    return "validation video accuracy" if kind == "classification" else "-(validation video MAE)"
+    """What a search of task ``kind`` maximises, in words."""
+    return objective_of(kind).name
 
 
 def study_storage(url: str) -> optuna.storages.RDBStorage:
@@ -103,7 +132,7 @@ def _objective(job: TrialJob, echo: Echo) -> Callable[[optuna.Trial], float]:
 
     base = ExperimentConfig.from_dict(job.base)
     space = [Param(**{**p, "choices": tuple(p["choices"])}) for p in job.space]
-    classification = base.task.kind == "classification"
+    goal = objective_of(base.task.kind)
 
     def objective(trial: optuna.Trial) -> float:
         params = {p.name: p.suggest(trial) for p in space}
@@ -114,7 +143,7 @@ def _objective(job: TrialJob, echo: Echo) -> Callable[[optuna.Trial], float]:
         except ConfigError as exc:
             trial.set_user_attr("error", param_reason(exc))
             raise _TrialFailed(param_reason(exc)) from None
-        cb = PruningCallback(trial, "val_acc" if classification else "val_mae", sign=1.0 if classification else -1.0)
+        cb = PruningCallback(trial, goal.epoch_monitor, sign=goal.epoch_sign)
         echo(f"trial {trial.number}: " + format_params_short(params))
         try:
             result = fit(job.train, cfg, run, val_records=job.val, progress=job.progress, echo=echo, callbacks=[cb],
@@ -135,9 +164,11 @@ def _objective(job: TrialJob, echo: Echo) -> Callable[[optuna.Trial], float]:
             raise _TrialFailed("no validation metrics")
         video = result.metrics["video"]
         trial.set_user_attr("epochs", result.epochs)
-        if classification:
-            return float(video["accuracy"])
-        return -float(video["mae"])
+        value = video.get(goal.video_key)
+        if value is None:  # e.g. no class with a positive validation video for mAP
+            trial.set_user_attr("error", f"the validation videos give no {goal.video_key}")
+            raise _TrialFailed(f"the validation videos give no {goal.video_key}")
+        return goal.sign * float(value)
 
     return objective
 

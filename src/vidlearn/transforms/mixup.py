@@ -97,6 +97,14 @@ class MixupCutmix:
             return onehot
         return onehot * params.lam + onehot[params.perm.to(onehot.device)] * (1.0 - params.lam)
 
+    def mix_label_sets(self, target: torch.Tensor, params: MixParams) -> torch.Tensor:
+        """(B, K) multi-label targets (0/1 a class) mixed as the clips were: ``lam`` of each clip's
+        own label set plus ``1 - lam`` of its partner's (no label smoothing; not summing to 1)."""
+        y = target.float()
+        if params.mode == "none":
+            return y
+        return y * params.lam + y[params.perm.to(y.device)] * (1.0 - params.lam)
+
     def __call__(
         self, video: torch.Tensor, target: torch.Tensor, num_classes: int, rng: np.random.Generator
     ) -> tuple[torch.Tensor, torch.Tensor]:
