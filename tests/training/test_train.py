@@ -155,6 +155,7 @@ def test_ddp_on_two_cpu_processes(motion_data: Path, tmp_path: Path) -> None:
     assert "trained 1 epoch(s)" in res.stdout
 
 
+@pytest.mark.long
 def test_cross_validation_reports_every_fold(motion_data: Path, tmp_path: Path) -> None:
     res = _cli("train", str(motion_data), "--out", str(tmp_path / "cv"), "--group", "group", "--cv", "leave-one-group-out",
                "--epochs", "1", "--quiet", "--set", f"data.cache_dir={tmp_path / 'cache'}", "--set", "data.num_workers=0",
@@ -167,6 +168,15 @@ def test_cross_validation_reports_every_fold(motion_data: Path, tmp_path: Path) 
     assert (tmp_path / "cv" / "cv_confusion.png").is_file()
     assert 'id="folds"' in (tmp_path / "cv" / "report.html").read_text()
     assert "cross-validation leave-one-group-out" in res.stdout
+    # a run stopped in its last fold: --resume keeps the three finished folds and redoes the fourth
+    last = sorted((tmp_path / "cv" / "folds").iterdir())[-1]
+    (last / "eval" / "metrics.json").unlink()
+    again = _cli("train", str(motion_data), "--out", str(tmp_path / "cv"), "--group", "group", "--cv", "leave-one-group-out",
+                 "--epochs", "1", "--quiet", "--resume", "--set", f"data.cache_dir={tmp_path / 'cache'}", "--set", "data.num_workers=0",
+                 "--set", "decode.short_side=32", "--set", "transform.crop_size=32", "--set", "sampling.num_frames=6")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.stdout.count("already done") == 3 and (last / "eval" / "metrics.json").is_file()
+    assert json.loads((tmp_path / "cv" / "cv_metrics.json").read_text())["video"]["n"] == 16
 
 
 def test_gradient_clipping_bounds_every_step(motion_data: Path, tmp_path: Path) -> None:

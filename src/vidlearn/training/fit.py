@@ -377,12 +377,10 @@ def cross_validate(
     after_training = _post_training_estimate(plan, len(folds))
     for i, fold in enumerate(folds, start=1):
         fold_dir = run / "folds" / safe_name(fold.name)
-        done = fold_dir / "eval" / "metrics.json"
-        if resume and done.is_file() and (fold_dir / "model").is_dir():
-            import json
-
+        done = finished_fold(fold_dir, "eval") if resume else None
+        if done is not None:
             echo(f"[{i}/{len(folds)}] {fold.name}: already done")
-            per_fold.append(json.loads(done.read_text()))
+            per_fold.append(done)
             continue
         echo(f"[{i}/{len(folds)}] {fold.name}: train {len(fold.train)}, test {len(fold.test)}")
         until = None
@@ -430,6 +428,15 @@ def cross_validate(
                           **({"preprocessing from the weights": ", ".join(cfg.model.from_weights)} if cfg.model.from_weights else {})})
     return summary
 
+
+
+def finished_fold(fold_dir: Path, eval_dir: str) -> dict[str, Any] | None:
+    """The metrics of a cross-validation fold that a run before finished (its model saved and
+    ``fold_dir/eval_dir/metrics.json`` written), else None: what ``--resume`` keeps."""
+    import json
+
+    done = fold_dir / eval_dir / "metrics.json"
+    return json.loads(done.read_text()) if done.is_file() and (fold_dir / "model").is_dir() else None
 
 
 _CV_RESERVE_S = 3.0  # the summary, the pooled confusion matrix and the CV report after the last fold

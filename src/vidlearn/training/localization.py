@@ -132,12 +132,11 @@ def cross_validate_localization(
     ``out/folds/NAME/eval_localization``). Writes cv_metrics.json (mean ± std over folds of mAP
     at each tIoU, F1, edit and frame accuracy) and report.html; with ``resume``, finished folds
     are kept and a fold cut short continues from its checkpoint."""
-    import json
-
     from vidlearn.data.splits import parse_cv
     from vidlearn.fsutil import safe_name
     from vidlearn.reports import write_cv_report
     from vidlearn.tasks.metrics import summarize_folds, write_metrics
+    from vidlearn.training.fit import finished_fold
 
     run = Path(out)
     videos = _videos(data, group)
@@ -148,10 +147,10 @@ def cross_validate_localization(
     per_fold = []
     for i, fold in enumerate(folds, start=1):
         fold_dir = run / "folds" / safe_name(fold.name)
-        done = fold_dir / "eval_localization" / "metrics.json"
-        if resume and done.is_file() and (fold_dir / "model").is_dir():
+        done = finished_fold(fold_dir, "eval_localization") if resume else None
+        if done is not None:
             echo(f"[{i}/{len(folds)}] {fold.name}: already done")
-            per_fold.append(json.loads(done.read_text()))
+            per_fold.append(done)
             continue
         train_v, test_v = [videos[r.meta["i"]] for r in fold.train], [videos[r.meta["i"]] for r in fold.test]
         echo(f"[{i}/{len(folds)}] {fold.name}: train {len(train_v)} video(s), test {len(test_v)}")
