@@ -178,7 +178,7 @@ class OptimConfig(_Section):
     batch_size: int = Field(8, ge=1)
     accumulate: int = Field(1, ge=1)
     label_smoothing: float = Field(0.0, ge=0, lt=1)
-    class_weights: bool = False
+    class_weights: bool = Field(False, description="classification: inverse-frequency class weights; multilabel: each class's positives weighted by its negatives / positives (pos_weight)")
     loss: Literal["auto", "cross_entropy", "mse", "huber"] = "auto"
     precision: Literal["auto", "32", "16-mixed", "bf16-mixed"] = "auto"
     early_stopping: int = Field(0, ge=0, description="patience in epochs; 0 disables")

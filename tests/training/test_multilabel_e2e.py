@@ -239,3 +239,34 @@ def test_a_deep_model_learns_co_occurring_motions_on_an_unseen_group(tmp_path: P
     cfg = scratch_config(tmp_path / "cache").override({"optim.epochs": 25, "optim.seed": seed, "data.num_workers": 0, "task.kind": "multilabel"})
     result = fit(split.train, cfg, tmp_path / "run", val_records=split.val, progress=False, echo=lambda s: None)
     assert result.metrics["video"]["map"] >= 0.65, result.metrics["video"]["per_class"]
+
+
+def test_class_weights_weight_each_label_by_its_negatives_over_positives(data: Path, tmp_path: Path) -> None:
+    """optim.class_weights on label sets: each class's positives are weighted by its negatives /
+    positives in the training videos (the binary cross-entropy's pos_weight), and training says so."""
+    import torch.nn.functional as F
+
+    from vidlearn.config import ExperimentConfig
+    from vidlearn.tasks.multilabel import MultiLabel, multi_hot
+    from vidlearn.training.fit import fit
+    from vidlearn.training.optim import positive_weights
+
+    y = np.array([[1, 0, 1], [0, 0, 1], [0, 1, 1], [0, 0, 1]], dtype=np.float32)
+    w = positive_weights(y)
+    assert w.tolist() == [3.0, 3.0, 1.0]  # 3 negatives / 1 positive; a class never absent gets 1
+    out = torch.tensor([[0.3, -1.0, 2.0], [1.5, 0.2, -0.4], [0.0, 0.0, 0.0], [-2.0, 1.0, 0.5]])
+    t = torch.as_tensor(y)
+    by_hand = -(w * t * F.logsigmoid(out) + (1 - t) * F.logsigmoid(-out)).mean()
+    torch.testing.assert_close(MultiLabel().loss(out, t, weight=w), by_hand)
+
+    every = load_records(data, task="multilabel", group="group")  # balanced: each class in half the videos
+    records = [r for i, r in enumerate(every) if "blink" not in r.target.split("|") or i % 3 == 0]  # blink made rare
+    cfg = ExperimentConfig().override([*(s for s in SETS if s != "--set"), "task.kind=multilabel", "model.name=r2plus1d_tiny",
+                                       "optim.epochs=1", "optim.class_weights=true", f"data.cache_dir={tmp_path / 'cache'}"])
+    said: list[str] = []
+    fit(records, cfg, tmp_path / "run", progress=False, echo=said.append)
+    line = next(s for s in said if s.startswith("positive weights"))
+    classes = sorted({c for r in records for c in r.target.split("|")})
+    expected = positive_weights(multi_hot([r.target for r in records], classes)).tolist()
+    assert line.endswith(", ".join(f"{c} {v:.2f}" for c, v in zip(classes, expected)))
+    assert expected[classes.index("blink")] > 1.5 > 1.0 > expected[classes.index("right")]

@@ -187,8 +187,11 @@ class MultiLabel(Task):
     def num_outputs(self, num_classes: int) -> int:
         return num_classes
 
-    def loss(self, out: torch.Tensor, target: torch.Tensor, *, weight: torch.Tensor | None = None) -> torch.Tensor:  # noqa: ARG002
-        return F.binary_cross_entropy_with_logits(out.float(), target.float())
+    def loss(self, out: torch.Tensor, target: torch.Tensor, *, weight: torch.Tensor | None = None) -> torch.Tensor:
+        """Binary cross-entropy on logits; ``weight``: the per-class ``pos_weight`` (positives
+        weighted by it, negatives by 1; ``training.optim.positive_weights``)."""
+        return F.binary_cross_entropy_with_logits(out.float(), target.float(),
+                                                  pos_weight=None if weight is None else weight.to(out.device).float())
 
     def decode(self, out: torch.Tensor) -> torch.Tensor:
         return out.sigmoid()

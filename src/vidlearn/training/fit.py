@@ -154,7 +154,7 @@ def fit(
 
     from vidlearn.clips import ClipDataset, build_cache, make_loader
     from vidlearn.training.module import VideoModule
-    from vidlearn.training.optim import class_weights
+    from vidlearn.training.optim import class_weights, positive_weights
 
     started = time.time()
     _quiet_lightning()
@@ -186,6 +186,11 @@ def fit(
     weights = None
     if cfg.task.kind in CLASS_TASKS and cfg.optim.class_weights:
         weights = class_weights([class_to_idx[r.target] for r in train_records], len(classes))  # type: ignore[index]
+    elif cfg.task.kind == "multilabel" and cfg.optim.class_weights:
+        from vidlearn.tasks.multilabel import multi_hot
+
+        weights = positive_weights(multi_hot([r.target for r in train_records], classes))
+        echo("positive weights (negatives / positives a class): " + ", ".join(f"{c} {w:.2f}" for c, w in zip(classes, weights.tolist())))
     model = build_task_model(cfg)
     if getattr(model, "weights_report", None) is not None:
         echo(f"weights: {model.weights_report.message}")

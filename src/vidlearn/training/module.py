@@ -90,7 +90,7 @@ class VideoModule(L.LightningModule):
         bs = x.shape[0]
         if self.kind == "multilabel":
             mixed = self.mixer.mix_label_sets(y.to(out.device), params)
-            loss = self.task.loss(out, mixed)
+            loss = self.loss(out, mixed)
             self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=bs, sync_dist=True)
             f1 = self.task.batch_metric(out, mixed)  # against the labels each mix holds more than half of
             self.log(f"train_{self.task.metric}", f1, on_step=False, on_epoch=True, prog_bar=True, batch_size=bs, sync_dist=True)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -54,6 +56,18 @@ def build_scheduler(
     return torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: lr_factor(step, cfg=cfg, steps_per_epoch=steps_per_epoch, total_steps=total_steps)
     )
+
+
+def positive_weights(multi_hot: Any) -> torch.Tensor:
+    """Multi-label class weights: per class, its negatives over its positives in the (N, K) 0/1
+    targets (the binary cross-entropy's ``pos_weight``), so a rare label counts as much as its
+    absence; a class with no positive or no negative gets 1."""
+    y = torch.as_tensor(np.asarray(multi_hot, dtype=np.float32))
+    pos = y.sum(0)
+    neg = y.shape[0] - pos
+    weights = neg / pos.clamp(min=1)
+    weights[(pos == 0) | (neg == 0)] = 1.0
+    return weights
 
 
 def class_weights(targets: Iterable[int], num_classes: int) -> torch.Tensor:
