@@ -235,6 +235,24 @@ class FrameFeaturesConfig(_Section):
         return self
 
 
+class SegmentsConfig(_Section):
+    """Localization: how a long video's window scores become action segments at prediction
+    (``predictors.segments``). Saved with the model; ``predict``, ``evaluate`` and ``serve`` may
+    change it with ``--set segments.FIELD=VALUE``."""
+
+    smooth: int = Field(3, ge=1, description="windows each class's score is averaged over (centred)")
+    high: float = Field(0.5, ge=0, le=1, description="a segment opens where a class's smoothed score reaches this")
+    low: float = Field(0.3, ge=0, le=1, description="... and stays open while it stays at or above this (hysteresis; <= high)")
+    min_seconds: float = Field(0.0, ge=0, description="segments shorter than this are dropped")
+    nms_iou: float = Field(0.5, gt=0, le=1, description="of a class's segments overlapping by more than this temporal IoU, the best is kept")
+
+    @model_validator(mode="after")
+    def _check_hysteresis(self) -> "SegmentsConfig":
+        if self.low > self.high:
+            raise ValueError(f"low ({self.low}) must not exceed high ({self.high})")
+        return self
+
+
 class ExperimentConfig(_Section):
     """Everything that defines an experiment; saved in every artifact."""
 
@@ -247,6 +265,7 @@ class ExperimentConfig(_Section):
     finetune: FinetuneConfig = Field(default_factory=FinetuneConfig)
     data: DataConfig = Field(default_factory=DataConfig)
     frame_features: FrameFeaturesConfig = Field(default_factory=FrameFeaturesConfig)
+    segments: SegmentsConfig = Field(default_factory=SegmentsConfig)
 
     # ---- (de)serialisation -------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -379,5 +398,6 @@ def _format_validation(exc: ValidationError, source: str) -> str:
     lines = []
     for err in exc.errors():
         field = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        lines.append(f"{field}: {err['msg']}")
+        msg = str(err["msg"]).removeprefix("Value error, ")  # a validator's own sentence, without pydantic's tag
+        lines.append(f"{field}: {msg}")
     return f"{source}: invalid configuration: " + listed(lines, 5, "; ")

@@ -142,3 +142,36 @@ def test_cross_validation_over_whole_videos_by_group_and_resume(tmp_path):
     again = CliRunner().invoke(app, [*args, "--resume"])
     assert again.exit_code == 0, again.output
     assert again.output.count("already done") == 3
+
+
+def test_segment_settings_are_saved_with_the_model_and_changed_with_set(trained, tmp_path):
+    """The model's `segments` settings decide its segments; predict / evaluate change them with
+    --set segments.FIELD=VALUE (a bad value is one line naming the field), the library with the
+    same fields."""
+    root, ann, _ = trained
+    model_dir = root / "run" / "model"
+    assert json.loads((model_dir / "config.json").read_text())["segments"] == {
+        "smooth": 3, "high": 0.5, "low": 0.3, "min_seconds": 0.0, "nms_iou": 0.5}
+    video = read_annotations(ann)[0].path
+    everything = tmp_path / "all.json"  # every segment kept, however short or weak
+    res = CliRunner().invoke(app, ["predict", str(model_dir), str(video), "--segments", "--out", str(everything),
+                                   "--set", "segments.high=0.0", "--set", "segments.low=0.0", "--set", "segments.smooth=1"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(everything.read_text())["segments"]  # a threshold of 0 opens a segment everywhere
+    none = tmp_path / "none.json"
+    res = CliRunner().invoke(app, ["predict", str(model_dir), str(video), "--segments", "--out", str(none),
+                                   "--set", "segments.min_seconds=1000"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(none.read_text())["segments"] == []  # every segment is shorter than 1000 s
+    ev = CliRunner().invoke(app, ["evaluate", str(model_dir), str(ann), "--out", str(tmp_path / "ev"), "--quiet",
+                                  "--set", "segments.min_seconds=1000"])
+    assert ev.exit_code == 0, ev.output
+    assert json.loads((tmp_path / "ev" / "metrics.json").read_text())["video"]["n_predicted"] == 0
+    bad = CliRunner().invoke(app, ["predict", str(model_dir), str(video), "--segments", "--set", "segments.low=0.9"])
+    assert bad.exit_code == 2 and "segments: low (0.9) must not exceed high (0.5)" in bad.output and "Value error" not in bad.output
+    assert "Traceback" not in bad.output
+
+    from vidlearn.predictors.settings import with_settings
+
+    strict = with_settings(load(model_dir), overrides=["segments.min_seconds=1000"])
+    assert strict.segments(video).segments == [] and strict.config.segments.min_seconds == 1000

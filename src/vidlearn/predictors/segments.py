@@ -59,6 +59,14 @@ class SegmentParams:
         if not 0.0 < self.nms_iou <= 1.0:
             raise ConfigError(f"nms_iou must be in (0, 1], got {self.nms_iou!r}")
 
+    @classmethod
+    def of(cls, predictor: object) -> "SegmentParams":
+        """The parameters saved with a model (its configuration's ``segments``), or the defaults."""
+        seg = getattr(getattr(predictor, "config", None), "segments", None)
+        if seg is None:
+            return cls()
+        return cls(smooth=seg.smooth, high=seg.high, low=seg.low, min_seconds=seg.min_seconds, nms_iou=seg.nms_iou)
+
 
 def temporal_nms(segments: Sequence[TimedSegment], iou: float) -> list[TimedSegment]:
     """Per class and video, the best-scoring segments, dropping any whose temporal IoU with a
@@ -232,13 +240,15 @@ def _window_scores(predictor: object, source: str, stride: float | None, batch: 
 
 
 def predictor_segments(predictor: object, path: str, *, stride: float | None = None, params: SegmentParams | None = None) -> Segmentation:
-    """The segments of one video file by a localisation model (windows every ``stride`` seconds, default a quarter window)."""
+    """The segments of one video file by a localisation model (windows every ``stride`` seconds,
+    default a quarter window; ``params`` default: the model's ``segments`` settings)."""
     background = check_localizer(predictor)
     rows = list(_window_scores(predictor, str(path), stride, batch=8))
     if not rows:
         raise VideoError(path, "no window could be scored (no frame was decoded)")
     starts, ends, scores = zip(*rows)
-    return segments_from_scores(starts, ends, np.stack(scores), predictor.class_names, background, params, video=str(path))  # type: ignore[attr-defined]
+    return segments_from_scores(starts, ends, np.stack(scores), predictor.class_names, background,  # type: ignore[attr-defined]
+                                params or SegmentParams.of(predictor), video=str(path))
 
 
 def predictor_iter_segments(predictor: object, source: str, *, stride: float | None = None, params: SegmentParams | None = None,
@@ -246,5 +256,5 @@ def predictor_iter_segments(predictor: object, source: str, *, stride: float | N
     """The segments of a video or live stream, each yielded as soon as it closes (no NMS across
     segments; per class they are disjoint)."""
     background = check_localizer(predictor)
-    yield from iter_segments(_window_scores(predictor, str(source), stride, batch), predictor.class_names, background, params,  # type: ignore[attr-defined]
-                             video=str(source))
+    yield from iter_segments(_window_scores(predictor, str(source), stride, batch), predictor.class_names, background,  # type: ignore[attr-defined]
+                             params or SegmentParams.of(predictor), video=str(source))

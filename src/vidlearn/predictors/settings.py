@@ -1,5 +1,6 @@
 """What `--config` and `--set` may change in a trained model's pipeline at prediction time: the
-test views and crops, decoding threads, the frame cache and the batch size. What the model was
+test views and crops, decoding threads, the frame cache, the batch size and (localization) how
+window scores become segments. What the model was
 trained on (its input: frames, fps, size, crop, normalisation; its architecture and task) is fixed
 by the model, and a training-only setting has no effect here."""
 
@@ -18,7 +19,8 @@ from vidlearn.predictors.deep import DeepPredictor
 __all__ = ["INFERENCE_FIELDS", "with_settings"]
 
 INFERENCE_FIELDS = ("sampling.test_views", "sampling.test_crops", "decode.threads", "optim.batch_size",
-                    "data.num_workers", "data.cache", "data.cache_dir", "data.cache_format")
+                    "data.num_workers", "data.cache", "data.cache_dir", "data.cache_format",
+                    "segments.smooth", "segments.high", "segments.low", "segments.min_seconds", "segments.nms_iou")
 # what the trained model's input and output are: a different value cannot apply to this model
 _FIXED_SECTIONS = ("model.", "task.", "frame_features.")
 _FIXED_FIELDS = ("decode.fps", "decode.short_side", "sampling.num_frames", "sampling.stride",
@@ -60,8 +62,9 @@ def with_settings(model: Predictor, config_file: str | Path | None = None, overr
                           "(its features are fixed by its training table)")
     current = model.config
     changes: dict[str, Any] = {}
-    for key, value in values.items():
-        new = _value(current.override({key: value}), key)  # unknown fields and bad values fail here, with suggestions
+    merged = current.override(values)  # unknown fields and bad values fail here, with suggestions; all at once,
+    for key, value in values.items():  # so fields checked together (segments.low <= high) may change together
+        new = _value(merged, key)
         old = _value(current, key)
         if new == old or (isinstance(old, tuple) and list(old) == list(new)):
             continue
