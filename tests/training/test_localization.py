@@ -175,3 +175,26 @@ def test_segment_settings_are_saved_with_the_model_and_changed_with_set(trained,
 
     strict = with_settings(load(model_dir), overrides=["segments.min_seconds=1000"])
     assert strict.segments(video).segments == [] and strict.config.segments.min_seconds == 1000
+
+
+def test_onnx_export_scores_windows_like_the_model_and_carries_the_segment_settings(trained, tmp_path):
+    """A localisation model exports as a window classifier (actions + background): onnxruntime
+    gives the model's probabilities on a window of a real untrimmed video, and the metadata holds
+    the background class and the segment settings a consumer needs to turn scores into segments."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from vidlearn.deploy.export import export_onnx, onnx_metadata
+
+    root, ann, _ = trained
+    result = export_onnx(root / "run" / "model", tmp_path / "loc.onnx")
+    assert result.max_abs_diff <= 1e-4
+    model = load(root / "run" / "model")
+    video = read_annotations(ann)[0].path
+    clips = model.clip_tensor(video, 1.0, 1.5)  # one window, the training preprocessing
+    (got,) = ort.InferenceSession(str(result.path), providers=["CPUExecutionProvider"]).run(None, {"video": clips.numpy()})
+    np.testing.assert_allclose(got, model.outputs(clips), atol=1e-5)
+    assert got.shape[1] == len(model.class_names) and np.allclose(got.sum(axis=1), 1.0, atol=1e-5)
+    meta = onnx_metadata(result.path)
+    assert meta["task"] == "localization" and meta["classes"] == model.class_names
+    assert meta["config"]["task"]["background"] == "background" and meta["config"]["segments"]["high"] == 0.5
