@@ -78,6 +78,16 @@ def test_batch_predictions_on_ray_equal_the_local_ones(local_ray, videos: list[P
     assert [p.path for p in preds] == [p.path for p in want]  # input order, bad file left out
     assert [s[0] for s in skipped] == [s[0] for s in want_skipped] == [str(videos[-1])]
 
+    # a diverged model stops the batch on Ray as it does locally, naming the model
+    from vidlearn.errors import DivergedModelError
+
+    diverged = build_model("r2plus1d_tiny", num_classes=2).eval()
+    with torch.no_grad():
+        next(diverged.parameters()).fill_(float("nan"))
+    bad = save_artifact(tmp_path / "diverged", diverged, cfg, ["grow", "left"])
+    with pytest.raises(DivergedModelError, match="diverged"):
+        DeepPredictor.load(bad).predict(videos, ray="local")
+
 
 def test_a_bad_ray_address_is_a_clear_error() -> None:
     from vidlearn.errors import ConfigError

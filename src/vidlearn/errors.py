@@ -62,13 +62,15 @@ class DivergedModelError(ConfigError):
 
     FIX = "retrain with a lower optim.lr, optim.grad_clip set, or optim.precision=32"
 
-    def __init__(self, what: str, reason: str) -> None:
-        super().__init__(f"{what}: {reason}; {self.FIX}")
+    @classmethod
+    def about(cls, what: str, reason: str) -> "DivergedModelError":
+        """``what`` (a model, a run) diverged: ``reason``, then the fix."""
+        return cls(f"{what}: {reason}; {cls.FIX}")
 
     @classmethod
     def outputs(cls, what: str, bad: int, total: int) -> "DivergedModelError":
         """The model gave NaN or inf for ``bad`` of ``total`` inputs."""
-        return cls(what, f"the model's outputs are not finite (NaN or inf) for {bad} of {total} input(s): its weights diverged in training")
+        return cls.about(what, f"the model's outputs are not finite (NaN or inf) for {bad} of {total} input(s): its weights diverged in training")
 
 
 class ArtifactError(VidlearnError):

@@ -100,7 +100,8 @@ def train(
         names = {"accuracy": "video accuracy", "map": "video mAP", "mae": "video MAE", "mAP.0.5": "mAP@0.5", "F1.50": "F1@50"}
         shown = [k for k in names if k in m][:2]  # localisation: mAP@0.5 and F1@50
         typer.echo(f"cross-validation {result['protocol']}: "
-                   + ", ".join(f"{names[k]} {m[k]['mean'] or 0:.3f} ± {m[k]['std'] or 0:.3f}" for k in shown)
+                   + ", ".join(f"{names[k]} " + ("n/a" if m[k]["mean"] is None else f"{m[k]['mean']:.3f} ± {m[k]['std']:.3f}")
+                               for k in shown)
                    + f" over {result['video']['n_folds']} folds -> {out}/cv_metrics.json")
         return
     if result.artifact is None:

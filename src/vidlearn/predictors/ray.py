@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from vidlearn.errors import VidlearnError
+from vidlearn.errors import DivergedModelError, VidlearnError
 from vidlearn.predictors.base import Prediction, Predictor
 from vidlearn.progress import progress_bar
 from vidlearn.scale import cluster_cpus, connect
@@ -25,11 +25,14 @@ class _PredictorActor:
         torch.set_num_threads(1)
         self.predictor = factory()
 
-    def predict(self, index: int, path: str, top_k: int) -> tuple[int, dict[str, Any] | None, str | None]:
+    def predict(self, index: int, path: str, top_k: int) -> tuple[int, dict[str, Any] | None, str | None, bool]:
+        """(index, the prediction or None, why not, whether the model itself failed)."""
         try:
-            return index, self.predictor.predict_video(path, top_k=top_k).to_dict(), None
+            return index, self.predictor.predict_video(path, top_k=top_k).to_dict(), None, False
+        except DivergedModelError as exc:  # the model's problem: the driver stops, as a local run does
+            return index, None, str(exc), True
         except VidlearnError as exc:
-            return index, None, exc.reason
+            return index, None, exc.reason, False
 
 
 def predict_on_ray(factory: Callable[[], Predictor], paths: Sequence[str | Path], *, address: str, top_k: int = 1,
@@ -47,7 +50,9 @@ def predict_on_ray(factory: Callable[[], Predictor], paths: Sequence[str | Path]
     pool = ActorPool([actor_cls.remote(factory) for _ in range(n)])
     done: dict[int, tuple[dict[str, Any] | None, str | None]] = {}
     with progress_bar(total=len(items), desc="predict", unit="video", enabled=progress) as bar:
-        for i, pred, reason in pool.map_unordered(lambda a, job: a.predict.remote(*job, top_k), list(enumerate(items))):
+        for i, pred, reason, fatal in pool.map_unordered(lambda a, job: a.predict.remote(*job, top_k), list(enumerate(items))):
+            if fatal:
+                raise DivergedModelError(str(reason))
             done[i] = (pred, reason)
             bar.update(1)
     preds, skipped = [], []

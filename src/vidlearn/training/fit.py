@@ -291,7 +291,7 @@ def fit(
         epoch, step = divergence.diverged
         where = f"training diverged: the loss was not finite at step {step} (epoch {epoch} of {cfg.optim.epochs})"
         if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
-            raise DivergedModelError(str(run), f"{where}, and no checkpoint before it has finite weights")
+            raise DivergedModelError.about(str(run), f"{where}, and no checkpoint before it has finite weights")
         echo(f"{where}, so it stopped there; the best checkpoint before it is evaluated ({DivergedModelError.FIX} avoids it)")
     if cfg.task.kind == "multilabel" and val_records and not cfg.task.thresholds:
         from vidlearn.predictors.evaluation import choose_task_thresholds
