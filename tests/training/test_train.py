@@ -250,6 +250,31 @@ def test_a_diverging_run_stops_at_the_first_non_finite_loss_and_says_so(motion_d
     assert len(preds) == 1 and not skipped
 
 
+def test_a_deadline_shortens_the_run_and_its_learning_rate_schedule(motion_data: Path, tmp_path: Path) -> None:
+    """200 epochs and a deadline a few epochs away: after the first epoch the run is cut to the
+    epochs that fit, and the cosine schedule ends with them (the last rate is near 0, where a time
+    limit alone would stop it at almost the full rate)."""
+    import lightning as L
+
+    from vidlearn.training.fit import fit
+
+    class LastRate(L.Callback):
+        def on_train_end(self, trainer, pl_module) -> None:
+            opt = trainer.optimizers[0]
+            self.factor = opt.param_groups[0]["lr"] / opt.param_groups[0]["initial_lr"]
+            self.epochs = trainer.current_epoch
+
+    records = load_records(motion_data, group="group")
+    last = LastRate()
+    said: list[str] = []
+    cfg = _cfg(tmp_path, **{"optim.epochs": 200, "optim.warmup_epochs": 0})
+    fit(records, cfg, tmp_path / "run", progress=False, echo=said.append, callbacks=[last], train_until=time.time() + 12)
+    cut = [s for s in said if s.startswith("time: ")]
+    assert len(cut) == 1 and "of 200 epochs fit the time left" in cut[0], said
+    assert 2 <= last.epochs < 200  # re-counted after each epoch, so it may differ from the first count
+    assert last.factor < 0.5, last.factor  # a 200-epoch cosine cut after a few epochs would still be at ~1.0
+
+
 def test_training_in_a_log_prints_one_line_per_epoch(motion_data: Path, tmp_path: Path) -> None:
     """Output to a pipe (a log, CI): one line per epoch with the metrics, no redrawn bars."""
     res = _cli("train", str(motion_data), "--out", str(tmp_path / "r"), "--group", "group", "--epochs", "2",

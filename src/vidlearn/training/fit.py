@@ -45,7 +45,7 @@ class TrainResult:
     seconds: float
     skipped: list[tuple[str, str]] = field(default_factory=list)
     train_seconds: float = 0.0  # the part spent in the training loop
-    stopped_early: bool = False  # the time limit stopped training before the configured epochs
+    stopped_early: bool = False  # the time limit stopped training before the planned epochs
     localization: dict[str, Any] | None = None  # localization: the validation videos' segment metrics
 
 
@@ -114,6 +114,45 @@ def _divergence_stop() -> Any:
                 trainer.should_stop = True
 
     return _DivergenceStop()
+
+
+def _deadline_horizon(until: float, echo: Echo) -> Any:
+    """A callback for a run with a deadline (``train_until``): after each epoch it counts the
+    epochs that fit the time left at the last epoch's time (validation included; never more than
+    planned) and sets the run's length and the learning-rate schedule's horizon to it. The cosine
+    then ends at the deadline instead of Lightning's time limit cutting it while the rate is still
+    high: budget-aware schedules beat truncated ones (Li et al., "Budgeted Training", ICLR 2020).
+    The horizon follows the measured epochs both ways (a slow first epoch filling the frame cache
+    does not shorten the run for good)."""
+    import lightning as L
+
+    class _DeadlineHorizon(L.Callback):
+        planned: int | None = None
+        said = False
+
+        def on_train_epoch_start(self, trainer, pl_module) -> None:
+            self.started = time.time()
+            if self.planned is None:
+                self.planned = int(trainer.max_epochs or 1)
+
+        def on_train_epoch_end(self, trainer, pl_module) -> None:
+            took = max(1e-3, time.time() - getattr(self, "started", time.time()))
+            done = trainer.current_epoch + 1
+            planned = int(self.planned or trainer.max_epochs or done)
+            fits = min(planned, max(done, done + int(max(0.0, until - time.time()) * 0.95 // took)))
+            if fits == trainer.max_epochs:
+                return
+            trainer.fit_loop.max_epochs = fits
+            for config in trainer.lr_scheduler_configs:
+                for schedule in getattr(config.scheduler, "lr_lambdas", []):
+                    if hasattr(schedule, "total_steps"):
+                        schedule.total_steps = fits * schedule.steps_per_epoch
+            if not self.said and fits < planned and trainer.is_global_zero:
+                echo(f"time: {fits} of {planned} epochs fit the time left ({took:.1f} s an epoch), so the run and its "
+                     "learning-rate schedule end there (re-counted after each epoch)")
+                self.said = True
+
+    return _DeadlineHorizon()
 
 
 def _quiet_lightning() -> None:
@@ -227,6 +266,8 @@ def fit(
         trainer_callbacks.append(TQDMProgressBar(leave=False))
     elif progress:
         trainer_callbacks.append(_epoch_lines(echo))
+    if train_until is not None:
+        trainer_callbacks.append(_deadline_horizon(train_until, echo))
     trainer_callbacks += list(callbacks or [])  # e.g. tuning's pruning callback
     precision = cfg.optim.precision
     if precision == "auto":
@@ -271,12 +312,13 @@ def fit(
     if trainer.is_global_zero:
         merge_log_history(run / "logs")
     epochs = int(trainer.current_epoch)
-    stopped = max_time is not None and epochs < cfg.optim.epochs and not any(
+    planned_epochs = int(trainer.fit_loop.max_epochs or cfg.optim.epochs)  # fewer when the deadline shortened the run
+    stopped = max_time is not None and epochs < planned_epochs and not any(
         isinstance(c, EarlyStopping) and c.stopped_epoch for c in trainer_callbacks)
     if divergence.diverged is not None:
         stopped = False  # not the time limit
     if stopped:
-        echo(f"time limit: training stopped after {trainer.global_step} step(s), in epoch {epochs + 1} of {cfg.optim.epochs} "
+        echo(f"time limit: training stopped after {trainer.global_step} step(s), in epoch {epochs + 1} of {planned_epochs} "
              "(the estimate was short); evaluating and saving the weights reached")
     skipped = train_ds.skipped + (val_ds.skipped if val_dl is not None else [])
     if not trainer.is_global_zero:

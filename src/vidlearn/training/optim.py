@@ -36,25 +36,44 @@ def build_optimizer(
     return torch.optim.AdamW(groups, lr=cfg.lr)
 
 
+class LrSchedule:
+    """The multiplier of the base learning rate at each optimiser step: a linear warm-up of
+    ``warmup_epochs``, then cosine to 0 at ``total_steps`` (or step decay, or constant).
+
+    Its state is plain numbers (LambdaLR saves it in the checkpoint, loaded with weights_only);
+    ``total_steps`` may be shortened during training (a deadline: see ``training.fit``), and the
+    cosine then ends at the new horizon."""
+
+    def __init__(self, cfg: OptimConfig, *, steps_per_epoch: int, total_steps: int) -> None:
+        self.schedule = str(cfg.schedule)
+        self.gamma = float(cfg.gamma)
+        self.step_size = int(cfg.step_size)
+        self.steps_per_epoch = max(1, int(steps_per_epoch))
+        self.warmup = int(round(cfg.warmup_epochs * steps_per_epoch))
+        self.total_steps = int(total_steps)
+
+    def __call__(self, step: int) -> float:
+        if self.warmup and step < self.warmup:
+            return (step + 1) / self.warmup
+        if self.schedule == "constant":
+            return 1.0
+        if self.schedule == "step":
+            return self.gamma ** ((step // self.steps_per_epoch) // self.step_size)
+        progress = (step - self.warmup) / max(1, self.total_steps - self.warmup)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
 def lr_factor(step: int, *, cfg: OptimConfig, steps_per_epoch: int, total_steps: int) -> float:
     """Multiplier of the base learning rate at optimiser step `step` (linear warm-up, then the schedule)."""
-    warmup = int(round(cfg.warmup_epochs * steps_per_epoch))
-    if warmup and step < warmup:
-        return (step + 1) / warmup
-    if cfg.schedule == "constant":
-        return 1.0
-    if cfg.schedule == "step":
-        return cfg.gamma ** ((step // max(1, steps_per_epoch)) // cfg.step_size)
-    progress = (step - warmup) / max(1, total_steps - warmup)
-    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+    return LrSchedule(cfg, steps_per_epoch=steps_per_epoch, total_steps=total_steps)(step)
 
 
 def build_scheduler(
     optimizer: torch.optim.Optimizer, cfg: OptimConfig, *, steps_per_epoch: int, total_steps: int
 ) -> torch.optim.lr_scheduler.LambdaLR:
-    """A per-step LambdaLR following `lr_factor`."""
+    """A per-step LambdaLR following an :class:`LrSchedule` (one a parameter group)."""
     return torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: lr_factor(step, cfg=cfg, steps_per_epoch=steps_per_epoch, total_steps=total_steps)
+        optimizer, [LrSchedule(cfg, steps_per_epoch=steps_per_epoch, total_steps=total_steps) for _ in optimizer.param_groups]
     )
 
 
