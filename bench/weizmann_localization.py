@@ -3,6 +3,9 @@
     python bench/weizmann_localization.py [--data ../shared/data] [--out runs/weizmann_loc]
         [--config configs/weizmann_localization.yaml] [--folds 0,1,...] [--set key=value ...]
 
+`vidlearn train ANN --task localization --cv leave-one-group-out --group group` gives the same
+per-fold and pooled numbers for all folds; this script also runs a chosen subset (--folds).
+
 Builds (seeded, once) one long video per actor from that actor's 4 videos with gaps of real
 non-action footage (the actor's still frames, frames of ../shared/data/clips), then for each held-out
 actor trains on the other actors' long videos and evaluates on the held-out one. Writes
@@ -13,7 +16,6 @@ in one evaluation) mAP@0.3/0.5/0.7, frame accuracy, edit and F1@{10,25,50}.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import time
 from pathlib import Path
@@ -22,7 +24,7 @@ from vidlearn.data.annotations import read_annotations
 from vidlearn.data.sources import is_video_file, load_records
 from vidlearn.data.untrimmed import build_untrimmed
 from vidlearn.predictors import load
-from vidlearn.predictors.localization_eval import evaluate_localization
+from vidlearn.predictors.localization_eval import evaluate_localization, read_segments
 from vidlearn.tasks.localization_metrics import TimedSegment, localization_metrics
 from vidlearn.training.experiment import build_config
 from vidlearn.training.localization import train_localization
@@ -57,11 +59,9 @@ def main() -> None:
         result = train_localization(train, cfg, fold, val_videos=[], progress=False, echo=lambda m: None)
         model = load(result.artifact)
         m = evaluate_localization(model, test, fold / "eval_localization", data_name=f"actor {actor}")["video"]
-        with open(fold / "eval_localization" / "segments.csv") as f:
-            rows = list(csv.DictReader(f))
         key = str(test[0].path)
         truth[key] = [TimedSegment(key, s.label, s.start, s.end) for s in test[0].segments]
-        pred[key] = [TimedSegment(key, r["label"], float(r["start"]), float(r["end"]), float(r["score"])) for r in rows]
+        pred[key] = read_segments(fold / "eval_localization" / "segments.csv")
         durations[key] = test[0].duration
         summary["folds"][str(actor)] = {k: m[k] for k in ("mAP", "frame_accuracy", "edit", "F1")} | {"seconds": time.time() - t0}
         print(f"actor {actor}: mAP@0.5 {m['mAP']['0.5']:.3f} mAP@0.7 {m['mAP']['0.7']:.3f} F1@50 {m['F1']['50']:.3f} "

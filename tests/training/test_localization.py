@@ -130,6 +130,8 @@ def test_cross_validation_over_whole_videos_by_group_and_resume(tmp_path):
     video = summary["video"]
     assert video["task"] == "localization" and video["n_folds"] == 3 and video["n"] == 3  # one held-out video a fold
     assert len(video["metrics"]["mAP.0.5"]["values"]) == 3 and "frame_accuracy" in video["metrics"]
+    pooled = summary["pooled"]  # the three held-out videos in one evaluation
+    assert pooled["task"] == "localization" and pooled["n"] == 3 and pooled["n_segments"] == 6 and "pooled mAP@0.5" in res.output
     groups = {v.group for v in read_annotations(ann)}
     assert set(summary["folds"]) == groups
     for g in groups:  # the held-out group's video is the one its fold evaluated, never a training one

@@ -102,7 +102,9 @@ def train(
         typer.echo(f"cross-validation {result['protocol']}: "
                    + ", ".join(f"{names[k]} " + ("n/a" if m[k]["mean"] is None else f"{m[k]['mean']:.3f} ± {m[k]['std']:.3f}")
                                for k in shown)
-                   + f" over {result['video']['n_folds']} folds -> {out}/cv_metrics.json")
+                   + f" over {result['video']['n_folds']} folds"
+                   + (f"; pooled mAP@0.5 {result['pooled']['mAP']['0.5']:.3f}" if result.get("pooled") else "")
+                   + f" -> {out}/cv_metrics.json")
         return
     if result.artifact is None:
         return  # a non-zero DDP rank

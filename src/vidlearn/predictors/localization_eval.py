@@ -19,7 +19,7 @@ from vidlearn.fsutil import atomic_write_text
 from vidlearn.predictors.segments import Segmentation, SegmentParams, predictor_segments
 from vidlearn.tasks.localization_metrics import TimedSegment, localization_metrics
 
-__all__ = ["evaluate_localization", "write_segments"]
+__all__ = ["evaluate_localization", "read_segments", "write_segments"]
 
 
 def write_segments(path: str | Path, segmentations: Sequence[Segmentation]) -> Path:
@@ -37,6 +37,12 @@ def write_segments(path: str | Path, segmentations: Sequence[Segmentation]) -> P
     w.writerows(rows)
     atomic_write_text(out, buf.getvalue())
     return out
+
+
+def read_segments(path: str | Path) -> list[TimedSegment]:
+    """The segments of a segments.csv that :func:`write_segments` wrote."""
+    with open(path, newline="", encoding="utf-8") as f:
+        return [TimedSegment(r["path"], r["label"], float(r["start"]), float(r["end"]), float(r["score"])) for r in csv.DictReader(f)]
 
 
 def evaluate_localization(

@@ -6,7 +6,8 @@ their detection / segmentation metrics (``predictors.localization_eval``, in ``r
 
 ``cross_validate_localization`` (``--cv``) does that for every fold of whole videos: each fold
 trains on its training videos for the configured epochs and is evaluated once on its held-out
-videos (no model selection on them); cv_metrics.json holds the mean ± std over folds."""
+videos (no model selection on them); cv_metrics.json holds the mean ± std over folds and the
+pooled metrics (every held-out video in one evaluation)."""
 
 from __future__ import annotations
 
@@ -115,6 +116,38 @@ def _videos(data: str | Path | Sequence[AnnotatedVideo], group: str | None) -> l
     return list(data) if isinstance(data, Sequence) and not isinstance(data, (str, Path)) else load_annotations(data, group=group)
 
 
+def _pooled(run: Path, folds: Sequence[Any], videos: Sequence[AnnotatedVideo], cfg: ExperimentConfig) -> dict[str, Any] | None:
+    """The segment metrics of every fold's held-out videos in one evaluation (AP over all their
+    segments at once), from the folds' segments.csv; None when a fold left none."""
+    import json
+
+    from vidlearn.fsutil import safe_name
+    from vidlearn.predictors.localization_eval import read_segments
+    from vidlearn.tasks.localization_metrics import TimedSegment, localization_metrics
+
+    truth: dict[str, list[TimedSegment]] = {}
+    predicted: dict[str, list[TimedSegment]] = {}
+    durations: dict[str, float] = {}
+    for fold in folds:
+        done = run / "folds" / safe_name(fold.name) / "eval_localization"
+        if not (done / "segments.csv").is_file():
+            return None
+        skipped = {s["path"] for s in json.loads((done / "metrics.json").read_text()).get("skipped", [])}
+        found = read_segments(done / "segments.csv")
+        for r in fold.test:
+            v = videos[r.meta["i"]]
+            key = str(v.path)
+            if key in skipped:
+                continue
+            truth[key] = [TimedSegment(key, s.label, s.start, s.end) for s in v.segments]
+            predicted[key] = [s for s in found if s.video == key]
+            durations[key] = v.duration
+    if not durations:
+        return None
+    return localization_metrics(truth, predicted, durations, cfg.task.classes, background=cfg.task.background,
+                                fps=float(cfg.decode.fps or 10.0))
+
+
 def cross_validate_localization(
     data: str | Path | Sequence[AnnotatedVideo],
     cfg: ExperimentConfig,
@@ -130,7 +163,8 @@ def cross_validate_localization(
     """Every fold of ``cv`` ("kfold:K" or "leave-one-group-out") over whole annotated videos:
     trained on the fold's training videos, evaluated once on its held-out videos (in
     ``out/folds/NAME/eval_localization``). Writes cv_metrics.json (mean ± std over folds of mAP
-    at each tIoU, F1, edit and frame accuracy) and report.html; with ``resume``, finished folds
+    at each tIoU, F1, edit and frame accuracy, and under "pooled" the same metrics of all held-out
+    videos in one evaluation) and report.html; with ``resume``, finished folds
     are kept and a fold cut short continues from its checkpoint."""
     from vidlearn.data.splits import parse_cv
     from vidlearn.fsutil import safe_name
@@ -160,7 +194,8 @@ def cross_validate_localization(
             per_fold.append(result.localization)
     if not per_fold:
         raise ConfigError(f"{data if isinstance(data, (str, Path)) else 'the videos'}: no fold could be evaluated")
-    summary = {"protocol": str(protocol), "video": summarize_folds([f["video"] for f in per_fold]), "folds": [f.name for f in folds]}
+    summary = {"protocol": str(protocol), "video": summarize_folds([f["video"] for f in per_fold]), "folds": [f.name for f in folds],
+               "pooled": _pooled(run, folds, videos, cfg)}
     write_metrics(run / "cv_metrics.json", summary)
     write_cv_report(run, summary, folds={f.name: run / "folds" / safe_name(f.name) for f in folds}, config=cfg, echo=echo,
                     eval_dir="eval_localization", title=f"Localization cross-validation report: {run.name}",
