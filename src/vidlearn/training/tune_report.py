@@ -29,7 +29,7 @@ PLOTS = {
     "importance": ("Parameter importance", "fANOVA importance of each parameter (they sum to 1)"),
     "slice": ("Slice plot", "the objective against each parameter's sampled values"),
     "parallel": ("Parallel coordinates", "each completed trial as a line through its parameter values and objective"),
-    "intermediate": ("Per-epoch validation curves", "the value each trial reported per epoch (pruned trials stop early)"),
+    "intermediate": ("Per-epoch validation curves", "the value each trial reported to the pruner per epoch (validation accuracy, minus the MAE, or for multilabel minus the validation loss; pruned trials stop early)"),
 }
 
 
