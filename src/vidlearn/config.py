@@ -84,8 +84,8 @@ class TransformConfig(_Section):
         ),
         description="RandAugment: the ops randaugment_n distinct ones are drawn from, per clip",
     )
-    mixup_alpha: float = Field(0.0, ge=0.0, description="mixup: Beta(alpha, alpha) mixing weight of clip pairs; 0 is off (classification, multilabel)")
-    cutmix_alpha: float = Field(0.0, ge=0.0, description="cutmix: Beta(alpha, alpha) kept area; one box through time; 0 is off (classification, multilabel)")
+    mixup_alpha: float = Field(0.0, ge=0.0, description="mixup: Beta(alpha, alpha) mixing weight of clip (or feature-row) pairs; 0 is off (classification, multilabel)")
+    cutmix_alpha: float = Field(0.0, ge=0.0, description="cutmix: Beta(alpha, alpha) kept area; one box through time; 0 is off (classification, multilabel; clips, not feature rows)")
     mix_prob: float = Field(1.0, ge=0.0, le=1.0, description="mixup/cutmix: probability that a batch is mixed")
     mix_switch_prob: float = Field(0.5, ge=0.0, le=1.0, description="mixup/cutmix: with both on, probability of cutmix for a batch")
 

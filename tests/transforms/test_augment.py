@@ -470,6 +470,28 @@ def test_multilabel_mixing_mixes_the_label_sets_under_the_binary_cross_entropy()
 
 
 @pytest.mark.filterwarnings("ignore:You are trying to")
+def test_feature_rows_are_mixed_by_mixup_and_cutmix_is_refused_for_them():
+    """A feature-sequence model (B, T, F rows): mixup mixes the rows and the targets; cutmix, a
+    box of the frames, has no meaning there and is refused in one line naming the field."""
+    from vidlearn.training.module import VideoModule
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4 * 5, 3))
+    cfg = ExperimentConfig().override({"model.name": "feature_rnn", "task.classes": ["a", "b", "c"], "transform.mixup_alpha": 0.8})
+    module = VideoModule(model, cfg)
+    x = torch.randn(3, 4, 5, generator=gen(2))
+    y = torch.tensor([0, 2, 1])
+    loss = module.training_step({"video": x, "target": y}, 1)
+    p = module.mixer.draw(3, 4, 5, module.mix_rng(1))
+    assert p.mode == "mixup"
+    target = torch.stack([p.lam * F.one_hot(y[i], 3) + (1 - p.lam) * F.one_hot(y[p.perm[i]], 3) for i in range(3)]).float()
+    logits = model(p.lam * x + (1 - p.lam) * x[p.perm])
+    torch.testing.assert_close(loss, -(target * torch.log_softmax(logits, 1)).sum(1).mean())
+    with pytest.raises(ConfigError, match="transform.cutmix_alpha: cutmix pastes a box of the frames, and feature_rnn reads"):
+        VideoModule(model, cfg.override({"transform.cutmix_alpha": 1.0}))
+
+
+@pytest.mark.filterwarnings("ignore:You are trying to")
 def test_no_mixing_by_default_and_never_for_regression():
     x = torch.randn(3, 3, 2, 4, 4, generator=gen(1))
     plain = _tiny_module({"optim.label_smoothing": 0.1})

@@ -9,7 +9,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from vidlearn.clips.dataset import reads_features
 from vidlearn.config import CLASS_TASKS, ExperimentConfig
+from vidlearn.errors import ConfigError
 from vidlearn.tasks.task import batch_accuracy, build_task
 from vidlearn.training.finetune import (
     lr_groups,
@@ -30,7 +32,8 @@ class VideoModule(L.LightningModule):
     batch (:class:`~vidlearn.transforms.mixup.MixupCutmix`, seeded by ``(optim.seed, epoch, batch,
     rank)``) and trains on the soft targets (label smoothing folded in) with the soft-target
     cross-entropy; multi-label training mixes the label sets the same way and keeps the binary
-    cross-entropy (on the mixed targets). Validation is never mixed; regression is never mixed."""
+    cross-entropy (on the mixed targets). A feature-sequence model's rows are mixed by mixup
+    (cutmix, a box of the frames, is refused there). Validation is never mixed; regression is never mixed."""
 
     def __init__(self, model: nn.Module, cfg: ExperimentConfig, class_weights: torch.Tensor | None = None) -> None:
         super().__init__()
@@ -45,6 +48,9 @@ class VideoModule(L.LightningModule):
         self.mixer = (
             build_mixer(cfg.transform, label_smoothing=cfg.optim.label_smoothing) if self.kind in (*CLASS_TASKS, "multilabel") else None
         )
+        if self.mixer is not None and cfg.transform.cutmix_alpha > 0 and reads_features(cfg):
+            raise ConfigError(f"transform.cutmix_alpha: cutmix pastes a box of the frames, and {cfg.model.name} reads per-frame "
+                              "feature rows; use transform.mixup_alpha (it mixes the rows)")
         self._trainable = trainable_ids(model)  # what trains at all (a model's own frozen parts stay frozen)
         self._backbone_frozen = False
 
@@ -73,7 +79,7 @@ class VideoModule(L.LightningModule):
         return loss
 
     def training_step(self, batch, batch_idx: int):  # noqa: D102
-        if batch is not None and self.mixer is not None and batch["video"].ndim == 5:
+        if batch is not None and self.mixer is not None and batch["video"].ndim in (3, 5):  # clips or feature rows, one view
             return self._mixed_step(batch, batch_idx)
         return self._step(batch, "train")
 
