@@ -19,10 +19,11 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from vidlearn.config import ExperimentConfig, SegmentsConfig
 from vidlearn.errors import ConfigError, VideoError
 from vidlearn.tasks.localization_metrics import TimedSegment, temporal_iou
 
@@ -39,25 +40,22 @@ __all__ = [
 ]
 
 
+_DEFAULTS = SegmentsConfig()  # the one place the defaults and the checks live
+
+
 @dataclass(frozen=True)
 class SegmentParams:
-    """How window scores become segments (see the module docstring)."""
+    """How window scores become segments (see the module docstring): the library's form of a
+    model's ``segments`` settings (:class:`vidlearn.config.SegmentsConfig`, which checks them)."""
 
-    smooth: int = 3
-    high: float = 0.5
-    low: float = 0.3
-    min_seconds: float = 0.0
-    nms_iou: float = 0.5
+    smooth: int = _DEFAULTS.smooth
+    high: float = _DEFAULTS.high
+    low: float = _DEFAULTS.low
+    min_seconds: float = _DEFAULTS.min_seconds
+    nms_iou: float = _DEFAULTS.nms_iou
 
     def __post_init__(self) -> None:
-        if int(self.smooth) != self.smooth or self.smooth < 1:
-            raise ConfigError(f"smooth: a number of windows >= 1, got {self.smooth!r}")
-        if not 0.0 <= self.low <= self.high <= 1.0:
-            raise ConfigError(f"thresholds: need 0 <= low ({self.low!r}) <= high ({self.high!r}) <= 1")
-        if not self.min_seconds >= 0:
-            raise ConfigError(f"min_seconds must be >= 0, got {self.min_seconds!r}")
-        if not 0.0 < self.nms_iou <= 1.0:
-            raise ConfigError(f"nms_iou must be in (0, 1], got {self.nms_iou!r}")
+        ExperimentConfig.from_dict({"segments": asdict(self)}, source="segment parameters")  # a ConfigError naming the field
 
     @classmethod
     def of(cls, predictor: object) -> "SegmentParams":
@@ -65,7 +63,7 @@ class SegmentParams:
         seg = getattr(getattr(predictor, "config", None), "segments", None)
         if seg is None:
             return cls()
-        return cls(smooth=seg.smooth, high=seg.high, low=seg.low, min_seconds=seg.min_seconds, nms_iou=seg.nms_iou)
+        return cls(**seg.model_dump())
 
 
 def temporal_nms(segments: Sequence[TimedSegment], iou: float) -> list[TimedSegment]:
