@@ -1,7 +1,7 @@
 """Benchmark: does training augmentation help a from-scratch model on Weizmann (4 classes, 9 actors)?
 
 Leave-one-actor-out cross-validation (9 folds, each trained from scratch for the same epochs and
-tested once on the held-out actor) via ``vidlearn.training.fit.cross_validate``, for a few
+tested once on the held-out actor) via ``vidlearn.training.cv.cross_validate``, for a few
 augmentation variants that differ ONLY in the ``transform`` section:
 
   none       no augmentation: short-side resize + random crop (no random-resized crop, no flip)
@@ -35,7 +35,7 @@ import numpy as np
 
 from vidlearn.config import ExperimentConfig
 from vidlearn.data.sources import load_records
-from vidlearn.training.fit import cross_validate
+from vidlearn.training.cv import cross_validate
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "weizmann4" / "manifest.csv"

@@ -14,7 +14,7 @@ _WHERE = {
     "VideoModule": "vidlearn.training.module",
     "build_config": "vidlearn.training.experiment",
     "build_optimizer": "vidlearn.training.optim",
-    "cross_validate": "vidlearn.training.fit",
+    "cross_validate": "vidlearn.training.cv",
     "evaluate_artifact": "vidlearn.training.experiment",
     "fit": "vidlearn.training.fit",
     "fit_baseline": "vidlearn.training.baseline",

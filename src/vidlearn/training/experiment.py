@@ -106,7 +106,8 @@ def train_on_data(
     from vidlearn.data.sources import load_records
     from vidlearn.data.splits import train_val_test_split
     from vidlearn.training.checkpoints import claim_run_dir
-    from vidlearn.training.fit import cross_validate, fit  # Lightning: imported once a run starts, so a bad option is refused in a second
+    from vidlearn.training.cv import cross_validate
+    from vidlearn.training.fit import fit  # Lightning: imported once a run starts, so a bad option is refused in a second
 
     claim_run_dir(Path(out), resume=resume, overwrite=overwrite)
 

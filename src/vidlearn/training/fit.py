@@ -1,5 +1,5 @@
 """Training on Lightning: one run (train [+ val] records -> checkpoints, logs, evaluation, model
-artifact) and cross-validation (every fold, mean ± std, pooled confusion matrix).
+artifact). Cross-validation is ``training.cv``; the run's callbacks are ``training.callbacks``.
 
 A run directory holds:
   checkpoints/last.ckpt, best.ckpt   resumable training state (Lightning, not a model artifact)
@@ -16,22 +16,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from vidlearn.config import CLASS_TASKS, LABEL_TASKS, ExperimentConfig
 from vidlearn.data.records import VideoRecord
 from vidlearn.errors import DivergedModelError
-from vidlearn.fsutil import safe_name
 from vidlearn.predictors.evaluation import evaluate_and_report
 from vidlearn.progress import Echo
 from vidlearn.tasks.task import build_task
 from vidlearn.training.finetune import build_task_model, describe_training, report_info
 from vidlearn.training.history import merge_log_history, set_aside_log_history
 from vidlearn.training.prepare import prepare_config, set_input_stats
+from vidlearn.training.callbacks import deadline_horizon, divergence_stop, epoch_lines, resume_epoch_callback
 from vidlearn.training.checkpoints import AtomicCheckpointIO, resume_from
 
-__all__ = ["TrainResult", "build_task_model", "cross_validate", "evaluate_and_report", "fit", "prepare_config"]
+__all__ = ["TrainResult", "build_task_model", "evaluate_and_report", "fit", "prepare_config"]
 
 
 @dataclass
@@ -59,100 +58,6 @@ _NOISE = (
     ".*module\\(s\\) in eval mode at the start of training.*",  # frozen encoders keep eval mode on purpose
     ".*Experiment logs directory .* exists and is not empty.*",  # resume: fit keeps the earlier rows itself
 )
-
-
-def _resume_epoch_callback(dataset: Any) -> Any:
-    """A callback that sets ``dataset``'s epoch from a checkpoint being resumed. Lightning creates
-    the loader iterator of the first resumed epoch while it sets up the data, before any epoch
-    hook, and loader workers prefetch from it at once: without this they would draw that epoch's
-    clips with the epoch of a fresh dataset (0) instead of the epoch being resumed."""
-    import lightning as L
-
-    class _ResumeEpoch(L.Callback):
-        def on_load_checkpoint(self, trainer, pl_module, checkpoint: dict[str, Any]) -> None:
-            progress = checkpoint.get("loops", {}).get("fit_loop", {}).get("epoch_progress", {}).get("current", {})
-            if isinstance(progress.get("processed"), int):  # the epoch Lightning resumes at
-                dataset.set_epoch(progress["processed"])
-
-    return _ResumeEpoch()
-
-
-def _epoch_lines(echo: Echo) -> Any:
-    """A callback that reports each finished epoch in one line (progress in a log, where a
-    redrawn bar would leave thousands of states): ``epoch 3/20: train_loss 1.02, ... (4.1 s)``."""
-    import lightning as L
-
-    class _EpochLines(L.Callback):
-        def on_train_epoch_start(self, trainer, pl_module) -> None:
-            self.started = time.time()
-
-        def on_train_epoch_end(self, trainer, pl_module) -> None:
-            if not trainer.is_global_zero:
-                return
-            names = ("train_loss", "train_acc", "train_mae", "val_loss", "val_acc", "val_mae")
-            metrics = trainer.callback_metrics
-            shown = ", ".join(f"{k} {float(metrics[k]):.4g}" for k in names if k in metrics)
-            took = time.time() - getattr(self, "started", time.time())
-            echo(f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}: {shown} ({took:.1f} s)")
-
-    return _EpochLines()
-
-
-def _divergence_stop() -> Any:
-    """A callback that stops training at the first optimiser step whose loss is not finite (NaN or
-    inf): every later step would only spend time on weights that are already lost. ``diverged``
-    then holds ``(epoch, step)`` (1-based epoch; the global step of the bad batch)."""
-    import lightning as L
-
-    class _DivergenceStop(L.Callback):
-        diverged: tuple[int, int] | None = None
-
-        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-            loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
-            if self.diverged is None and isinstance(loss, torch.Tensor) and not bool(torch.isfinite(loss.detach()).all()):
-                self.diverged = (trainer.current_epoch + 1, trainer.global_step)
-                trainer.should_stop = True
-
-    return _DivergenceStop()
-
-
-def _deadline_horizon(until: float, echo: Echo) -> Any:
-    """A callback for a run with a deadline (``train_until``): after each epoch it counts the
-    epochs that fit the time left at the last epoch's time (validation included; never more than
-    planned) and sets the run's length and the learning-rate schedule's horizon to it. The cosine
-    then ends at the deadline instead of Lightning's time limit cutting it while the rate is still
-    high: budget-aware schedules beat truncated ones (Li et al., "Budgeted Training", ICLR 2020).
-    The horizon follows the measured epochs both ways (a slow first epoch filling the frame cache
-    does not shorten the run for good)."""
-    import lightning as L
-
-    class _DeadlineHorizon(L.Callback):
-        planned: int | None = None
-        said = False
-
-        def on_train_epoch_start(self, trainer, pl_module) -> None:
-            self.started = time.time()
-            if self.planned is None:
-                self.planned = int(trainer.max_epochs or 1)
-
-        def on_train_epoch_end(self, trainer, pl_module) -> None:
-            took = max(1e-3, time.time() - getattr(self, "started", time.time()))
-            done = trainer.current_epoch + 1
-            planned = int(self.planned or trainer.max_epochs or done)
-            fits = min(planned, max(done, done + int(max(0.0, until - time.time()) * 0.95 // took)))
-            if fits == trainer.max_epochs:
-                return
-            trainer.fit_loop.max_epochs = fits
-            for config in trainer.lr_scheduler_configs:
-                for schedule in getattr(config.scheduler, "lr_lambdas", []):
-                    if hasattr(schedule, "total_steps"):
-                        schedule.total_steps = fits * schedule.steps_per_epoch
-            if not self.said and fits < planned and trainer.is_global_zero:
-                echo(f"time: {fits} of {planned} epochs fit the time left ({took:.1f} s an epoch), so the run and its "
-                     "learning-rate schedule end there (re-counted after each epoch)")
-                self.said = True
-
-    return _DeadlineHorizon()
 
 
 def _quiet_lightning() -> None:
@@ -255,8 +160,8 @@ def fit(
         save_top_k=1,
         enable_version_counter=False,
     )
-    divergence = _divergence_stop()
-    trainer_callbacks: list = [checkpoint, _resume_epoch_callback(train_ds), divergence]
+    divergence = divergence_stop()
+    trainer_callbacks: list = [checkpoint, resume_epoch_callback(train_ds), divergence]
     if cfg.optim.early_stopping and val_dl is not None:
         trainer_callbacks.append(EarlyStopping(monitor="val_loss", patience=cfg.optim.early_stopping, mode="min"))
     from vidlearn.progress import interactive
@@ -265,9 +170,9 @@ def fit(
     if bar:
         trainer_callbacks.append(TQDMProgressBar(leave=False))
     elif progress:
-        trainer_callbacks.append(_epoch_lines(echo))
+        trainer_callbacks.append(epoch_lines(echo))
     if train_until is not None:
-        trainer_callbacks.append(_deadline_horizon(train_until, echo))
+        trainer_callbacks.append(deadline_horizon(train_until, echo))
     trainer_callbacks += list(callbacks or [])  # e.g. tuning's pruning callback
     precision = cfg.optim.precision
     if precision == "auto":
@@ -391,114 +296,3 @@ def _plot_curves(run: Path) -> Path | None:
         return plot_learning_curves(csv, run / "eval" / "curves.png")
     except Exception:  # noqa: BLE001 - a missing picture must not fail a finished training
         return None
-
-
-def cross_validate(
-    records: list[VideoRecord],
-    cfg: ExperimentConfig,
-    run_dir: str | Path,
-    *,
-    cv: str,
-    devices: int | str = 1,
-    resume: bool = False,
-    progress: bool = True,
-    echo: Echo = print,
-    deadline: float | None = None,
-    plan: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Train and evaluate every fold of `cv` ("kfold:K" or "leave-one-group-out"); each fold is
-    trained for the configured epochs on its training part and tested once on its held-out part
-    (no model selection on the test fold). Writes cv_metrics.json and the pooled confusion matrix.
-
-    `deadline` (a `time.time()` value) bounds the whole run: the time left is shared among the
-    folds still to run, and each fold's training stops early when it would leave too little for
-    its evaluation (measured on the folds before; the plan's estimate for the first)."""
-    from vidlearn.data.splits import parse_cv
-    from vidlearn.tasks.metrics import summarize_folds, write_metrics
-
-    run = Path(run_dir)
-    protocol = parse_cv(cv, seed=cfg.optim.seed)
-    folds = protocol.splits(records)
-    cfg = prepare_config(cfg, records)  # classes from all data: every fold has the same head
-    per_fold = []
-    after_training = _post_training_estimate(plan, len(folds))
-    for i, fold in enumerate(folds, start=1):
-        fold_dir = run / "folds" / safe_name(fold.name)
-        done = finished_fold(fold_dir, "eval") if resume else None
-        if done is not None:
-            echo(f"[{i}/{len(folds)}] {fold.name}: already done")
-            per_fold.append(done)
-            continue
-        echo(f"[{i}/{len(folds)}] {fold.name}: train {len(fold.train)}, test {len(fold.test)}")
-        until = None
-        first_pass = _first_pass_estimate(plan) if i == 1 else 0.0  # the first fold fills the cache for all
-        if deadline is not None:
-            fold_started = time.time()
-            share = (deadline - _CV_RESERVE_S - fold_started - first_pass) / (len(folds) - i + 1)
-            until = fold_started + first_pass + share - after_training
-        res = fit(fold.train, cfg, fold_dir, eval_records=fold.test, devices=devices, resume=resume, progress=progress, echo=echo,
-                  train_until=until, plan=plan)
-        if deadline is not None:  # what this fold spent around its training loop: the estimate for the next
-            after_training = max(1.0, (time.time() - fold_started) - res.train_seconds - first_pass)
-        if res.metrics is None:
-            continue
-        per_fold.append(res.metrics)
-        m = res.metrics["video"]
-        echo(f"    {fold.name}: " + (f"video accuracy {m['accuracy']:.3f}" if "accuracy" in m
-                                  else f"video mAP {m['map'] or 0:.3f}" if "map" in m else f"video MAE {m['mae']:.3f}"))
-    summary = {
-        "protocol": str(protocol),
-        "video": summarize_folds([f["video"] for f in per_fold]),
-        "clip": summarize_folds([f["clip"] for f in per_fold]),
-        "folds": [f.name for f in folds],
-    }
-    write_metrics(run / "cv_metrics.json", summary)
-    if "confusion_matrix" in summary["video"]:
-        from vidlearn.tasks.plots import plot_confusion_matrix
-
-        plot_confusion_matrix(np.asarray(summary["video"]["confusion_matrix"]), cfg.task.classes, run / "cv_confusion.png")
-    from vidlearn.reports import (
-        write_cv_report,  # report.html beside cv_metrics.json; a failure only warns
-    )
-
-    if plan is not None:
-        import json
-
-        from vidlearn.fsutil import atomic_write_text
-
-        atomic_write_text(run / "plan.json", json.dumps(plan, indent=2, default=str))
-    from vidlearn.reports.plan_section import plan_section
-
-    write_cv_report(run, summary, folds={f.name: run / "folds" / safe_name(f.name) for f in folds}, config=cfg, echo=echo,
-                    sections=[plan_section(plan)] if plan is not None else None,
-                    info={"model": cfg.model.name, **({"weights": cfg.model.weights} if cfg.model.weights else {}),
-                          **({"preprocessing from the weights": ", ".join(cfg.model.from_weights)} if cfg.model.from_weights else {})})
-    return summary
-
-
-
-def finished_fold(fold_dir: Path, eval_dir: str) -> dict[str, Any] | None:
-    """The metrics of a cross-validation fold that a run before finished (its model saved and
-    ``fold_dir/eval_dir/metrics.json`` written), else None: what ``--resume`` keeps."""
-    import json
-
-    done = fold_dir / eval_dir / "metrics.json"
-    return json.loads(done.read_text()) if done.is_file() and (fold_dir / "model").is_dir() else None
-
-
-_CV_RESERVE_S = 3.0  # the summary, the pooled confusion matrix and the CV report after the last fold
-
-
-def _post_training_estimate(plan: dict[str, Any] | None, n_folds: int) -> float:
-    """Seconds a fold spends outside its training loop (set-up, features, evaluation, artifact,
-    report), before one was measured: the plan's estimate, else a guess of 5 s."""
-    if not plan or not plan.get("breakdown"):
-        return 5.0
-    b = plan["breakdown"]
-    outside = sum(v for k, v in b.items() if k not in ("training", "first pass (decode/features)"))
-    return float(outside) / max(1, n_folds)
-
-
-def _first_pass_estimate(plan: dict[str, Any] | None) -> float:
-    """The plan's estimate of decoding (or encoding) every video once, which the first fold pays."""
-    return float((plan or {}).get("breakdown", {}).get("first pass (decode/features)", 0.0))

@@ -170,7 +170,7 @@ def cross_validate_localization(
     from vidlearn.fsutil import safe_name
     from vidlearn.reports import write_cv_report
     from vidlearn.tasks.metrics import summarize_folds, write_metrics
-    from vidlearn.training.fit import finished_fold
+    from vidlearn.training.cv import finished_fold
 
     run = Path(out)
     videos = _videos(data, group)
@@ -181,9 +181,8 @@ def cross_validate_localization(
     per_fold = []
     for i, fold in enumerate(folds, start=1):
         fold_dir = run / "folds" / safe_name(fold.name)
-        done = finished_fold(fold_dir, "eval_localization") if resume else None
+        done = finished_fold(fold_dir, "eval_localization", resume=resume, echo=echo, label=f"[{i}/{len(folds)}] {fold.name}")
         if done is not None:
-            echo(f"[{i}/{len(folds)}] {fold.name}: already done")
             per_fold.append(done)
             continue
         train_v, test_v = [videos[r.meta["i"]] for r in fold.train], [videos[r.meta["i"]] for r in fold.test]

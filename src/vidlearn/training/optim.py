@@ -63,11 +63,6 @@ class LrSchedule:
         return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
-def lr_factor(step: int, *, cfg: OptimConfig, steps_per_epoch: int, total_steps: int) -> float:
-    """Multiplier of the base learning rate at optimiser step `step` (linear warm-up, then the schedule)."""
-    return LrSchedule(cfg, steps_per_epoch=steps_per_epoch, total_steps=total_steps)(step)
-
-
 def build_scheduler(
     optimizer: torch.optim.Optimizer, cfg: OptimConfig, *, steps_per_epoch: int, total_steps: int
 ) -> torch.optim.lr_scheduler.LambdaLR:
